@@ -1,0 +1,18 @@
+"""params.yaml `export:` — ONNX conversion and parity tolerance."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlctl.params.base import Section
+
+
+class ExportParams(Section):
+    """How the fitted pipeline becomes models/model.onnx."""
+
+    opset: int | None = Field(default=None, ge=9)  # none: skl2onnx's default for the installed onnx
+    tolerance: float = Field(default=1e-4, gt=0)  # max |proba or value difference| vs scikit-learn
+    label_agreement: float = Field(default=0.999, gt=0, le=1)  # share of labels that must agree
+    model_name: str = "model"
+    output: str = "models/model.onnx"
+    manifest: str = "models/model.json"

@@ -1,0 +1,36 @@
+"""params.yaml `gate:` — the rules a candidate must pass before it ships."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlctl.params.base import Section
+
+
+class Threshold(Section):
+    """An absolute bound on one metric."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+class ChampionParams(Section):
+    """Compare against the champion: the metrics at a git revision or in the registry."""
+
+    ref: str | None = None  # e.g. "main", "HEAD~1", or a registry reference "model@prod"
+    tolerance: float = Field(default=0.01, ge=0)  # allowed regression beyond the CI
+    metrics: list[str] = Field(default_factory=list)  # default: the primary metric
+
+
+class GateParams(Section):
+    """Rules from params: thresholds, baseline margin, champion, slices, fairness, size, latency."""
+
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    primary_metric: str | None = None  # default: roc_auc / r2
+    baseline_margin: float = Field(default=0.0, ge=0)
+    champion: ChampionParams = Field(default_factory=ChampionParams)
+    slice_min: dict[str, float] = Field(default_factory=dict)  # metric -> minimum in every slice
+    max_fairness_gap: float | None = Field(default=None, ge=0)
+    max_model_mb: float | None = Field(default=None, gt=0)
+    max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict, median
+    report: str = "reports/gate.json"

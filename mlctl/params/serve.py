@@ -1,0 +1,26 @@
+"""params.yaml `serve:` — the online prediction service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from mlctl.params.base import Section
+
+
+class ServeParams(Section):
+    """Limits and logging of `mlctl serve`; host/port can be overridden on the command line."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    model: str = "models/model.onnx"
+    manifest: str = "models/model.json"
+    max_rows: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    unknown_category: Literal["reject", "missing"] = "missing"
+    log_dir: str | None = "logs/requests"
+    log_max_rows: int = Field(default=100_000, ge=1)  # rotate a log file after this many rows
+    log_max_seconds: float = Field(default=3600, gt=0)  # ... or after this long
+    log_flush_seconds: float = Field(default=1.0, gt=0)

@@ -1,0 +1,52 @@
+"""params.yaml `train:` — preprocessing, candidate estimators and the search."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from mlctl.params.base import Section
+
+
+class PreprocessParams(Section):
+    """How the pipeline's preprocessing is built from the data's column types."""
+
+    numeric_impute: Literal["mean", "median", "most_frequent", "constant"] = "median"
+    scale: bool = True
+    categorical_encoding: Literal["onehot", "ordinal"] = "onehot"
+    max_categories: int | None = Field(default=30, ge=2)  # rarer levels are grouped as infrequent
+    categorical_columns: list[str] = Field(default_factory=list)  # force these to categorical
+    numeric_columns: list[str] = Field(default_factory=list)  # force these to numeric
+
+
+class SearchParams(Section):
+    """The cross-validated hyperparameter search."""
+
+    method: Literal["grid", "random", "halving"] = "random"
+    n_iter: int = Field(default=6, ge=1)  # random search: draws per candidate
+    cv: int = Field(default=3, ge=2)
+    scoring: str | None = None  # default: roc_auc / f1_macro / neg_root_mean_squared_error
+    n_jobs: int = -1  # -1: every core
+    backend: Literal["loky", "dask"] = "loky"  # dask: scikit-learn's joblib Dask backend
+    scheduler: str | None = None  # dask scheduler address; none: a local cluster
+
+
+class TrainParams(Section):
+    """What is trained: candidates, their search spaces, and what must never be a feature."""
+
+    input_dir: str = "data/processed"
+    candidates: list[str] = Field(default_factory=lambda: ["logistic_regression"], min_length=1)
+    spaces: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
+    search: SearchParams = Field(default_factory=SearchParams)
+    preprocess: PreprocessParams = Field(default_factory=PreprocessParams)
+    features: list[str] = Field(default_factory=list)  # empty: every column but the target
+    forbidden: list[str] = Field(default_factory=list)  # never fed to the model
+    model_dir: str = "models"
+
+    @model_validator(mode="after")
+    def _spaces_name_candidates(self) -> TrainParams:
+        unknown = sorted(set(self.spaces) - set(self.candidates))
+        if unknown:
+            raise ValueError(f"spaces given for {unknown}, which are not in candidates {self.candidates}")
+        return self

@@ -1,0 +1,25 @@
+"""params.yaml `validate:` — schema file and value-skew tolerances."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlctl.params.base import Section
+
+
+class ValidateParams(Section):
+    """Where the schema and reference profile live, and how much value skew is tolerated."""
+
+    input: str = "data/raw/data.parquet"
+    schema_path: str = "data/schema.yaml"
+    profile_path: str = "data/profile.json"
+    report: str = "reports/validation.json"
+    # Value skew against the reference profile: reported always, failing only above these.
+    max_null_rate_increase: float = Field(default=0.10, ge=0, le=1)
+    max_unseen_category_share: float = Field(default=0.05, ge=0, le=1)
+    max_out_of_range_share: float = Field(default=0.05, ge=0, le=1)
+    max_distribution_shift: float = Field(default=0.25, ge=0, le=1)  # PSI-like score per column
+    fail_on_value_skew: bool = True
+    # Columns holding personal data: never model features (train refuses them).
+    personal_data: list[str] = Field(default_factory=list)
+    unique: list[str] = Field(default_factory=list)  # columns declared unique
