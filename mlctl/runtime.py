@@ -1,0 +1,258 @@
+"""Load an exported ONNX model (sha256 checked) and score validated inputs with onnxruntime.
+
+This is the only way serving, batch prediction and monitoring run a model: no
+pickle, no scikit-learn. Inputs are checked column by column against the
+manifest's input schema with vectorised numpy, so the same code serves one
+JSON row and ten million Parquet rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from mlctl.errors import InputNotFoundError, ModelError
+
+Unknown = Literal["reject", "missing"]
+MISSING_CATEGORY = ""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input from the manifest."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    nullable: bool = True
+    categories: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> InputSpec:
+        cats = d.get("categories")
+        return cls(
+            name=d["name"],
+            kind=d["kind"],
+            nullable=bool(d.get("nullable", True)),
+            categories=tuple(cats) if cats is not None else None,
+            min=d.get("min"),
+            max=d.get("max"),
+        )
+
+
+@dataclass
+class Checked:
+    """Validated model inputs: feeds for the rows that passed, reasons for those that did not."""
+
+    feeds: dict[str, np.ndarray]
+    ok: np.ndarray  # boolean mask over the input rows
+    reasons: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def n_ok(self) -> int:
+        return int(self.ok.sum())
+
+
+@dataclass
+class Prediction:
+    """Model outputs for the scored rows."""
+
+    labels: np.ndarray  # class labels (classification) or values (regression)
+    probabilities: np.ndarray | None = None  # shape (rows, classes) for classifiers
+
+
+def sha256_bytes(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(path: str | Path) -> dict:
+    from mlctl.io import read_json
+
+    manifest = read_json(path)
+    for key in ("sha256", "inputs", "task"):
+        if key not in manifest:
+            raise ModelError(f"model manifest lacks {key!r}", where=str(path), hint="re-run `mlctl export`")
+    return manifest
+
+
+class OnnxModel:
+    """An onnxruntime session plus the manifest that describes its inputs and outputs."""
+
+    def __init__(self, session: Any, manifest: dict, path: Path | None = None):
+        self.session = session
+        self.manifest = manifest
+        self.path = path
+        self.inputs = [InputSpec.from_dict(d) for d in manifest["inputs"]]
+        self.input_names = [s.name for s in self.inputs]
+        self.task: str = manifest["task"]
+        self.classes: list | None = manifest.get("classes")
+        self.output_names = [o.name for o in session.get_outputs()]
+        self._category_sets = {s.name: set(s.categories) for s in self.inputs if s.categories is not None}
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("version", "unknown"))
+
+    @property
+    def sha256(self) -> str:
+        return self.manifest["sha256"]
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", "model"))
+
+    @classmethod
+    def load(cls, model_path: str | Path, manifest_path: str | Path | None = None, *, threads: int = 0) -> OnnxModel:
+        """Read the manifest, check the ONNX file's sha256 against it, then open a session."""
+        import onnxruntime as ort
+
+        model_path = Path(model_path)
+        manifest_path = Path(manifest_path) if manifest_path else model_path.with_suffix(".json")
+        if not model_path.exists():
+            raise InputNotFoundError("model file not found", where=str(model_path), hint="run `mlctl export`")
+        manifest = read_manifest(manifest_path)
+        data = model_path.read_bytes()
+        actual = sha256_bytes(data)
+        if actual != manifest["sha256"]:
+            raise ModelError(
+                f"sha256 mismatch: file has {actual[:12]}…, manifest expects {manifest['sha256'][:12]}…",
+                where=str(model_path),
+                hint="the model file was changed or corrupted; re-run `mlctl export` or `dvc pull`",
+            )
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"onnxruntime cannot load the model: {exc}", where=str(model_path)) from None
+        return cls(session, manifest, model_path)
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def check_columns(self, columns: Mapping[str, Sequence | np.ndarray], n_rows: int, *, unknown: Unknown = "missing") -> Checked:
+        """Validate raw columns against the input schema; bad rows are reported, not fed."""
+        missing = [n for n in self.input_names if n not in columns]
+        if missing:
+            raise ModelError(f"missing feature(s) {missing}", hint=f"the model takes {self.input_names}")
+        ok = np.ones(n_rows, dtype=bool)
+        reasons: dict[int, list[str]] = {}
+        feeds: dict[str, np.ndarray] = {}
+        for spec in self.inputs:
+            raw = columns[spec.name]
+            if spec.kind == "numeric":
+                values, bad = _numeric(raw, spec)
+            else:
+                values, bad = _categorical(raw, spec, self._category_sets.get(spec.name), unknown)
+            for msg, mask in bad:
+                idx = np.flatnonzero(mask)
+                ok[idx] = False
+                for i in idx.tolist():
+                    reasons.setdefault(i, []).append(f"{spec.name}: {msg}")
+            feeds[spec.name] = values.reshape(-1, 1)
+        return Checked(feeds, ok, reasons)
+
+    def check_records(self, records: Sequence[Mapping[str, Any]], *, unknown: Unknown = "missing") -> Checked:
+        """Validate JSON records: extra or missing keys are per-row reasons too."""
+        names = self.input_names
+        expected = set(names)
+        columns = {n: [r.get(n) for r in records] for n in names}
+        checked = self.check_columns(columns, len(records), unknown=unknown)
+        for i, rec in enumerate(records):
+            keys = set(rec)
+            for name in sorted(expected - keys):
+                checked.reasons.setdefault(i, []).append(f"{name}: field required")
+                checked.ok[i] = False
+            for name in sorted(keys - expected):
+                checked.reasons.setdefault(i, []).append(f"{name}: unexpected field")
+                checked.ok[i] = False
+        return checked
+
+    # -- scoring --------------------------------------------------------------------------
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> Prediction:
+        """Run onnxruntime on prepared feeds (all rows assumed valid)."""
+        outputs = self.session.run(None, dict(feeds))
+        labels = outputs[0].reshape(-1) if outputs[0].ndim > 1 and self.task == "regression" else outputs[0]
+        probabilities = outputs[1] if self.task == "classification" and len(outputs) > 1 else None
+        return Prediction(np.asarray(labels).reshape(-1), probabilities)
+
+    def predict_checked(self, checked: Checked) -> Prediction:
+        """Score only the rows that passed validation."""
+        if checked.ok.all():
+            return self.run(checked.feeds)
+        feeds = {k: v[checked.ok] for k, v in checked.feeds.items()}
+        return self.run(feeds)
+
+
+def _numeric(raw: Sequence | np.ndarray, spec: InputSpec) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """Float32 values plus (message, row mask) for each kind of bad value."""
+    # A list is read as objects: np.asarray would turn [1.5, "abc"] into strings.
+    arr = raw if isinstance(raw, np.ndarray) else np.asarray(raw, dtype=object)
+    bad: list[tuple[str, np.ndarray]] = []
+    wrong = np.zeros(len(arr), dtype=bool)
+    if arr.dtype.kind in "fiub":
+        values = arr.astype(np.float32)
+    else:  # object arrays from JSON or text files: numbers, None, or something wrong
+        values = np.empty(len(arr), dtype=np.float32)
+        for i, v in enumerate(arr.tolist()):
+            if v is None:
+                values[i] = np.nan
+            elif isinstance(v, (int, float)):  # bool is an int: True/False score as 1/0
+                values[i] = float(v)
+            else:
+                values[i] = np.nan
+                wrong[i] = True
+        if wrong.any():
+            bad.append(("expected a number", wrong))
+    nan = np.isnan(values)
+    inf = np.isinf(values)
+    if inf.any():
+        bad.append(("infinite value not allowed", inf))
+    if not spec.nullable and (nan & ~wrong).any():
+        bad.append(("missing value not allowed", nan & ~wrong))
+    return values, bad
+
+
+def _categorical(
+    raw: Sequence | np.ndarray, spec: InputSpec, known: set | None, unknown: Unknown
+) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """String values ('' for missing) plus (message, row mask) for bad values."""
+    arr = np.asarray(raw, dtype=object)
+    bad: list[tuple[str, np.ndarray]] = []
+    values = np.empty(len(arr), dtype=object)
+    null = np.zeros(len(arr), dtype=bool)
+    wrong = np.zeros(len(arr), dtype=bool)
+    for i, v in enumerate(arr.tolist()):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            values[i] = MISSING_CATEGORY
+            null[i] = True
+        elif isinstance(v, str):
+            values[i] = v
+        elif isinstance(v, bool):
+            values[i] = str(v)
+        elif isinstance(v, (int, float)):
+            values[i] = str(int(v)) if float(v).is_integer() else str(v)
+        else:
+            values[i] = MISSING_CATEGORY
+            wrong[i] = True
+    if wrong.any():
+        bad.append(("expected a string", wrong))
+    if not spec.nullable and null.any():
+        bad.append(("missing value not allowed", null))
+    if known is not None:
+        unseen = ~null & ~wrong & ~np.isin(values, list(known))
+        if unseen.any():
+            if unknown == "reject":
+                bad.append(("unknown category", unseen))
+            else:  # treat as missing: the encoder's handling of unknowns is the same
+                values[unseen] = MISSING_CATEGORY
+    return values, bad
