@@ -36,6 +36,9 @@ COMMAND_MODULES = [
     "serve",
     "predict",
     "bundle",
+    "monitor",
+    "registry",
+    "remote",
 ]
 
 

@@ -19,6 +19,7 @@ from mlctl.params.collect import CollectParams, Source
 from mlctl.params.evaluate import EvaluateParams
 from mlctl.params.export import ExportParams
 from mlctl.params.gate import GateParams
+from mlctl.params.monitor import MonitorParams
 from mlctl.params.predict import PredictParams
 from mlctl.params.prepare import PrepareParams
 from mlctl.params.serve import ServeParams
@@ -59,6 +60,7 @@ class Params(Common):
     serve: ServeParams = Field(default_factory=ServeParams)
     predict: PredictParams = Field(default_factory=PredictParams)
     bundle: BundleParams = Field(default_factory=BundleParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
 
     @property
     def common(self) -> Common:
@@ -88,6 +90,7 @@ STAGES = [
     "serve",
     "predict",
     "bundle",
+    "monitor",
 ]
 Params.model_config["populate_by_name"] = True
 Params.model_rebuild(force=True)

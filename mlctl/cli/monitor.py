@@ -1,0 +1,9 @@
+"""`mlctl monitor` (being built: registers no command yet)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

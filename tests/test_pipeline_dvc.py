@@ -1,0 +1,148 @@
+"""The whole pipeline through real `dvc repro` in a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, git, make_frame, write_params
+
+from mlctl.errors import EXIT_GATE_REJECTED
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["collect", "validate", "prepare", "train", "evaluate", "gate", "export"]
+
+
+def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def mlctl(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(cwd, sys.executable, "-m", "mlctl", *args, check=check)
+
+
+def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(cwd, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def ran_stages(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def pipeline_params(task: str) -> dict:
+    params = {
+        "seed": 7,
+        "target": "target",
+        "task": task,
+        "collect": {"sources": [{"name": "data", "path": "data/sources/data.csv"}]},
+        "prepare": {"date_columns": ["signup"], "split": {"method": "random", "test_size": 0.25, "validation_size": 0.1}},
+        "train": {
+            "candidates": ["logistic_regression" if task == "classification" else "ridge", "random_forest"],
+            "spaces": {"random_forest": {"n_estimators": [20], "max_depth": [4, 8]}},
+            "search": {"method": "grid", "cv": 2, "n_jobs": 1},
+        },
+        "evaluate": {"slices": ["region"], "sensitive": "region", "bootstrap": 20, "permutation_repeats": 1},
+        "gate": {"thresholds": {"roc_auc": {"min": 0.6}} if task == "classification" else {"r2": {"min": 0.3}}},
+    }
+    if task == "classification":
+        params["prepare"]["split"]["method"] = "stratified"
+    return params
+
+
+def make_repo(root: Path, task: str) -> Path:
+    (root / "data" / "sources").mkdir(parents=True)
+    make_frame(task, n=400, seed=3).to_csv(root / "data" / "sources" / "data.csv", index=False)
+    write_params(root, pipeline_params(task))
+    (root / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
+    git(root, "init", "-q", "-b", "main")
+    dvc(root, "init", "-q")
+    # The schema is a reviewed, committed file: a person makes it once from reference data.
+    mlctl(root, "collect")
+    mlctl(root, "schema", "infer")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "project")
+    return root
+
+
+@pytest.fixture(scope="module")
+def classification_repo(tmp_path_factory) -> Path:
+    root = make_repo(tmp_path_factory.mktemp("clf"), "classification")
+    first = dvc(root, "repro")
+    root.joinpath(".first_run.log").write_text(first.stdout)
+    return root
+
+
+def test_repro_runs_every_stage_and_writes_every_artifact(classification_repo):
+    root = classification_repo
+    assert ran_stages(root.joinpath(".first_run.log").read_text()) == STAGES
+    for rel in [
+        "data/raw/data.parquet",
+        "data/raw/manifest.json",
+        "reports/validation.json",
+        "data/processed/train.parquet",
+        "data/processed/test.parquet",
+        "reports/eda.html",
+        "reports/eda.md",
+        "models/model.skops",
+        "models/baseline.skops",
+        "models/train.json",
+        "metrics/evaluate.json",
+        "reports/model_card.md",
+        "reports/gate.json",
+        "models/model.onnx",
+        "models/model.json",
+    ]:
+        assert (root / rel).exists(), rel
+    assert json.loads((root / "reports/gate.json").read_text())["passed"] is True
+    metrics = dvc(root, "metrics", "show", "--json").stdout
+    assert "roc_auc" in metrics
+
+
+def test_second_repro_does_nothing(classification_repo):
+    out = dvc(classification_repo, "repro").stdout
+    assert ran_stages(out) == []
+
+
+def test_changing_one_stage_params_reruns_only_it_and_descendants(classification_repo):
+    root = classification_repo
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["evaluate"]["bootstrap"] = 30
+    write_params(root, params)
+    out = dvc(root, "repro").stdout
+    ran = ran_stages(out)
+    assert ran[0] == "evaluate"
+    assert not {"collect", "validate", "prepare", "train"} & set(ran)
+
+
+def test_gate_rejection_stops_repro_before_export(classification_repo):
+    root = classification_repo
+    onnx_before = (root / "models/model.onnx").read_bytes()
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["gate"]["thresholds"] = {"roc_auc": {"min": 0.9999}}
+    write_params(root, params)
+    proc = mlctl(root, "run", check=False)
+    assert proc.returncode == EXIT_GATE_REJECTED, proc.stdout + proc.stderr
+    assert "gate" in proc.stderr
+    report = json.loads((root / "reports/gate.json").read_text())
+    assert report["passed"] is False
+    assert (root / "models/model.onnx").read_bytes() == onnx_before
+
+
+@pytest.mark.parametrize("task", ["regression"])
+def test_regression_pipeline(tmp_path, task):
+    root = make_repo(tmp_path, task)
+    proc = mlctl(root, "run")
+    assert "export" in proc.stdout
+    manifest = json.loads((root / "models/model.json").read_text())
+    assert manifest["task"] == "regression"
+    assert {i["name"] for i in manifest["inputs"]} >= {"x1", "colour", "signup_year"}
