@@ -22,6 +22,9 @@ from mlctl.errors import DataError, InputNotFoundError
 if TYPE_CHECKING:  # pandas is imported lazily: `mlctl --help` must start fast
     import pandas as pd
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -48,6 +51,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; artifacts get the usual permissions
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -95,7 +95,6 @@ def run_pipeline(
     cmd = [*dvc_executable(), "repro", *targets, *(["--force"] if force else [])]
     result = RunResult(stages=[StageOutcome(n) for n in known])
     by_name = {s.name: s for s in result.stages}
-    progress.start("pipeline", total=len(known))
     started = last = time.perf_counter()
     current: StageOutcome | None = None
     lines: list[str] = []

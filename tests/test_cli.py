@@ -141,3 +141,12 @@ def test_help_does_not_import_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO).stdout
     assert "HEAVY []" in out, out
+
+
+def test_repository_dvc_yaml_is_the_generated_one():
+    from mlctl.dvcfile import render
+
+    assert (REPO / "dvc.yaml").read_text() == render("classification"), (
+        "dvc.yaml is out of date: python -c \"from mlctl.dvcfile import render; "
+        "open('dvc.yaml','w').write(render('classification'))\""
+    )

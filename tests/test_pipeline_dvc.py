@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import REPO, git, make_frame, write_params
 
+from mlctl.dvcfile import render
 from mlctl.errors import EXIT_GATE_REJECTED
 
 pytestmark = pytest.mark.slow
@@ -63,7 +64,7 @@ def make_repo(root: Path, task: str) -> Path:
     (root / "data" / "sources").mkdir(parents=True)
     make_frame(task, n=400, seed=3).to_csv(root / "data" / "sources" / "data.csv", index=False)
     write_params(root, pipeline_params(task))
-    (root / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
+    (root / "dvc.yaml").write_text(render(task))
     git(root, "init", "-q", "-b", "main")
     dvc(root, "init", "-q")
     # The schema is a reviewed, committed file: a person makes it once from reference data.

@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "predict",
     "bundle",
     "monitor",
+    "retrain",
     "registry",
     "remote",
 ]

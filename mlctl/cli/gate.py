@@ -1,9 +1,53 @@
-"""`mlctl gate` (being built: registers no command yet)."""
+"""`mlctl gate`: the model validation gate before deployment (exit 5 on rejection)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.errors import handled
+
+
+def _print(report: dict) -> None:
+    from mlctl.cli.output import out, table
+
+    def outcome(rule: dict) -> str:
+        if rule["skipped"]:
+            return "[yellow]skipped[/yellow]"
+        return "[green]pass[/green]" if rule["passed"] else "[bold red]FAIL[/bold red]"
+
+    rows = [[r["rule"], r["metric"], r["value"], r["limit"], outcome(r), r["detail"]] for r in report["rules"]]
+    title = f"gate: candidate {report['candidate']} (primary metric {report['primary_metric']})"
+    out.print(table(title, ["rule", "metric", "value", "limit", "outcome", "detail"], rows))
+
+
+@handled
+def gate(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
+    """Check the candidate against the rules in `gate:` and write reports/gate.json; exit 5 if rejected."""
+    from mlctl.cli.output import RichProgress, err, ok, print_json
+    from mlctl.errors import GateRejectedError
+    from mlctl.stages.gate import run
+
+    project, params = load(project_dir)
+    try:
+        with RichProgress() as bar:
+            result = run(params.gate, params.common, project, progress=bar)
+    except GateRejectedError as exc:
+        if not as_json:
+            _print(exc.report)
+            raise
+        # one JSON document on stdout (the report, passed=false); the reason on stderr
+        print_json(exc.report)
+        err.print(f"[bold red]{exc.title}:[/bold red] {exc}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    if as_json:
+        print_json(result.to_dict())
+        return
+    _print(result.to_dict())
+    ok(f"candidate {result.candidate} passed the gate ({result.report})")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("gate")(gate)

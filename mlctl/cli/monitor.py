@@ -1,9 +1,85 @@
-"""`mlctl monitor` (being built: registers no command yet)."""
+"""`mlctl monitor`: drift, decay, skew, quality and staleness of the served model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.errors import handled
+
+
+@handled
+def monitor(
+    current: str = typer.Argument(
+        None,
+        help="Current data: a file (csv/parquet/jsonl), a request-log directory or batch outputs "
+        "(default: monitor.current).",
+    ),
+    labels: str = typer.Option(None, "--labels", help="Labels file with request_id and the target, joined by id."),
+    window: str = typer.Option(None, "--window", help="Time window for the trend: hour, day or week."),
+    project_dir: Path = ProjectOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Compare current data with the reference; exit 7 when retraining is advised.
+
+    Writes reports/monitor.{json,md,html}. Exit codes: 0 no drift, 7 drift or
+    decay (retraining advised), 2/3/4/8 failures.
+    """
+    from mlctl.cli.errors import report
+    from mlctl.cli.output import RichProgress, print_json
+    from mlctl.errors import ConfigError, DriftDetected
+    from mlctl.stages.monitor import run
+
+    project, params = load(project_dir)
+    section = params.monitor
+    if window:
+        if window not in ("hour", "day", "week"):
+            raise ConfigError(f"--window must be hour, day or week (got {window!r})")
+        section = section.model_copy(update={"window": window})
+    drift: DriftDetected | None = None
+    with RichProgress() as bar:
+        try:
+            result = run(
+                section, params.common, project, bar, current=current, labels=labels, validate=params.validate_
+            )
+            data = result.to_dict()
+        except DriftDetected as exc:
+            drift, data = exc, exc.report
+    if as_json:
+        print_json(data)
+    else:
+        _show(data)
+    if drift is not None:
+        raise typer.Exit(report(drift))
+
+
+def _show(data: dict) -> None:
+    from mlctl.cli.output import ok, out, table, warn
+
+    rows = [
+        [r["feature"], r["test"], r["statistic"], r["p_value"], r["psi"], "yes" if r["drifted"] else ""]
+        for r in data["drift"]["features"]
+    ]
+    if data.get("prediction_drift"):
+        p = data["prediction_drift"]
+        rows.append(["(prediction)", p["test"], p["statistic"], p["p_value"], p["psi"], "yes" if p["drifted"] else ""])
+    out.print(table("drift", ["feature", "test", "statistic", "p-value", "PSI", "drifted"], rows))
+    perf = data["performance"]
+    if "metrics" in perf:
+        out.print(
+            f"{perf['primary_metric']}: {perf['current']} on {perf['labelled_rows']} labelled rows "
+            f"(evaluated {perf.get('reference')})"
+        )
+    for alert in data["alerts"]:
+        warn(alert)
+    paths = ", ".join(data.get("outputs", {}).values())
+    if data["verdict"] == "ok" and not data["retrain_advised"]:
+        ok(f"no drift or decay ({data['current']['rows']} rows) → {paths}")
+    else:
+        out.print(f"verdict: {data['verdict']}; reports → {paths}")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("monitor")(monitor)

@@ -20,6 +20,7 @@ from mlctl.params.evaluate import EvaluateParams
 from mlctl.params.export import ExportParams
 from mlctl.params.gate import GateParams
 from mlctl.params.monitor import MonitorParams
+from mlctl.params.retrain import RetrainParams
 from mlctl.params.predict import PredictParams
 from mlctl.params.prepare import PrepareParams
 from mlctl.params.serve import ServeParams
@@ -61,6 +62,7 @@ class Params(Common):
     predict: PredictParams = Field(default_factory=PredictParams)
     bundle: BundleParams = Field(default_factory=BundleParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
+    retrain: RetrainParams = Field(default_factory=RetrainParams)
 
     @property
     def common(self) -> Common:
@@ -91,6 +93,7 @@ STAGES = [
     "predict",
     "bundle",
     "monitor",
+    "retrain",
 ]
 Params.model_config["populate_by_name"] = True
 Params.model_rebuild(force=True)

@@ -16,3 +16,8 @@ class ExportParams(Section):
     model_name: str = "model"
     output: str = "models/model.onnx"
     manifest: str = "models/model.json"
+    model: str = "models/model.skops"  # the fitted pipeline `mlctl train` wrote
+    train_report: str = "models/train.json"  # features, task, target, classes of that pipeline
+    input_dir: str = "data/processed"  # train split: input schema; test split: parity check
+    parity_split: str = "test"
+    metrics: str = "metrics/evaluate.json"  # copied into the manifest when present

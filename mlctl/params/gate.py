@@ -29,8 +29,14 @@ class GateParams(Section):
     primary_metric: str | None = None  # default: roc_auc / r2
     baseline_margin: float = Field(default=0.0, ge=0)
     champion: ChampionParams = Field(default_factory=ChampionParams)
-    slice_min: dict[str, float] = Field(default_factory=dict)  # metric -> minimum in every slice
+    # metric -> the worst value allowed in every evaluated slice: a floor for scores
+    # (accuracy, recall...), a ceiling for errors (mae, log_loss...)
+    slice_min: dict[str, float] = Field(default_factory=dict)
     max_fairness_gap: float | None = Field(default=None, ge=0)
     max_model_mb: float | None = Field(default=None, gt=0)
     max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict, median
+    latency_calls: int = Field(default=50, ge=50)  # single-row predict calls timed for the median
     report: str = "reports/gate.json"
+    metrics_dir: str = "metrics"  # where `mlctl evaluate` wrote evaluate.json, intervals.json, slices.json
+    model_dir: str = "models"  # model.skops (size, latency) and train.json (candidate, features)
+    data: str = "data/processed/test.parquet"  # rows timed for the latency rule

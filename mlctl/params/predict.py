@@ -12,8 +12,9 @@ from mlctl.params.base import Section
 class PredictParams(Section):
     """Batch scoring of files with the exported ONNX model."""
 
-    input: str = "data/batch/sample.parquet"
-    output: str = "data/predictions/sample.parquet"
+    input: str = "data/processed/test.parquet"  # a file, a glob or a directory of partitions
+    output: str = "data/predictions/test.parquet"  # format follows the extension
+    rejects: str | None = None  # default: <output stem>.rejects.<ext> beside the output
     model: str = "models/model.onnx"
     manifest: str = "models/model.json"
     passthrough: list[str] = Field(default_factory=list)  # id columns copied to the output
@@ -21,4 +22,5 @@ class PredictParams(Section):
     unknown_category: Literal["reject", "missing"] = "missing"
     max_reject_share: float = Field(default=0.05, ge=0, le=1)
     engine: Literal["local", "dask"] = "local"
-    scheduler: str | None = None
+    scheduler: str | None = None  # dask scheduler address; none: a LocalCluster
+    dask_workers: int = Field(default=2, ge=1)  # LocalCluster size when no scheduler is given

@@ -43,3 +43,5 @@ class PrepareParams(Section):
     split: SplitParams = Field(default_factory=SplitParams)
     eda_html: str = "reports/eda.html"
     eda_md: str = "reports/eda.md"
+    eda_max_rows: int = Field(default=50_000, ge=100)  # plots and associations use a sample this large
+    eda_max_features: int = Field(default=40, ge=1)  # features that get a plot (strongest association first)

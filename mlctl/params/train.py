@@ -23,13 +23,16 @@ class PreprocessParams(Section):
 class SearchParams(Section):
     """The cross-validated hyperparameter search."""
 
-    method: Literal["grid", "random", "halving"] = "random"
-    n_iter: int = Field(default=6, ge=1)  # random search: draws per candidate
+    # grid: every combination; random: n_iter draws; halving_*: successive halving
+    # (scikit-learn's Halving{Grid,Random}SearchCV); "halving" means halving_random.
+    method: Literal["grid", "random", "halving", "halving_grid", "halving_random"] = "random"
+    n_iter: int = Field(default=6, ge=1)  # random / halving_random: draws per candidate (capped at the grid size)
     cv: int = Field(default=3, ge=2)
     scoring: str | None = None  # default: roc_auc / f1_macro / neg_root_mean_squared_error
     n_jobs: int = -1  # -1: every core
     backend: Literal["loky", "dask"] = "loky"  # dask: scikit-learn's joblib Dask backend
     scheduler: str | None = None  # dask scheduler address; none: a local cluster
+    dask_workers: int = Field(default=2, ge=1)  # local cluster size when no scheduler is given
 
 
 class TrainParams(Section):
@@ -43,9 +46,15 @@ class TrainParams(Section):
     features: list[str] = Field(default_factory=list)  # empty: every column but the target
     forbidden: list[str] = Field(default_factory=list)  # never fed to the model
     model_dir: str = "models"
+    # The search cross-validates on the train split only; the winner is then refit on
+    # train + validation (more data, same hyperparameters). False: refit on train only.
+    refit_on_validation: bool = True
 
     @model_validator(mode="after")
     def _spaces_name_candidates(self) -> TrainParams:
+        dupes = sorted({c for c in self.candidates if self.candidates.count(c) > 1})
+        if dupes:
+            raise ValueError(f"candidates listed twice: {dupes}")
         unknown = sorted(set(self.spaces) - set(self.candidates))
         if unknown:
             raise ValueError(f"spaces given for {unknown}, which are not in candidates {self.candidates}")

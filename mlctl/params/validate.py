@@ -23,3 +23,6 @@ class ValidateParams(Section):
     # Columns holding personal data: never model features (train refuses them).
     personal_data: list[str] = Field(default_factory=list)
     unique: list[str] = Field(default_factory=list)  # columns declared unique
+    # Schema inference: a text column with at most this many levels gets an allowed-values check.
+    max_categories: int = Field(default=50, ge=1)
+    histogram_bins: int = Field(default=10, ge=2, le=100)  # reference histogram for the shift score

@@ -1,0 +1,187 @@
+"""Score one Arrow table: validate against the model's input schema, predict, split out rejects.
+
+The same function runs in the local engine and on Dask workers, so both
+produce the same rows. Validation is mlctl.runtime's (vectorised); this module
+only turns Arrow columns into the arrays it takes, without per-row Python on the
+usual path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from mlctl.runtime import OnnxModel
+
+ROW = "row_number"
+REASON = "reason"
+PREDICTION = "prediction"
+TRUE_TOKENS = ["True", "TRUE", "true"]  # pandas.read_csv's defaults
+FALSE_TOKENS = ["False", "FALSE", "false"]
+
+
+@dataclass
+class Scored:
+    """One scored chunk: predictions for the valid rows, the rest as rejects."""
+
+    output: pa.Table
+    rejects: pa.Table
+    rows_in: int
+
+
+def proba_columns(model: OnnxModel) -> list[str]:
+    return [f"proba_{c}" for c in model.classes or []] if model.task == "classification" else []
+
+
+def output_schema(model: OnnxModel, passthrough_types: dict[str, pa.DataType]) -> pa.Schema:
+    """row_number, the passthrough columns, prediction and (classifiers) proba_<class>."""
+    import pyarrow as pa
+
+    if model.task == "classification":
+        label_type = pa.array(model.classes or []).type
+        label_type = pa.string() if pa.types.is_null(label_type) else label_type
+    else:
+        label_type = pa.float32()
+    fields = [pa.field(ROW, pa.int64()), *(pa.field(n, t) for n, t in passthrough_types.items())]
+    fields.append(pa.field(PREDICTION, label_type))
+    fields += [pa.field(n, pa.float32()) for n in proba_columns(model)]
+    return pa.schema(fields)
+
+
+def rejects_schema(value_columns: list[str]) -> pa.Schema:
+    """row_number, reason, then the row's values as text (as they were read)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(ROW, pa.int64()), pa.field(REASON, pa.string())] + [(c, pa.string()) for c in value_columns]
+    )
+
+
+class ChunkScorer:
+    """Validates and scores tables for one model, input schema and set of passthrough columns."""
+
+    def __init__(self, model: OnnxModel, passthrough_types: dict[str, pa.DataType], unknown: str = "missing"):
+        self.model = model
+        self.passthrough = list(passthrough_types)
+        self.unknown = unknown
+        self.schema = output_schema(model, passthrough_types)
+        self.value_columns = list(dict.fromkeys([*self.passthrough, *model.input_names]))
+        self.rejects_schema = rejects_schema(self.value_columns)
+
+    @property
+    def columns(self) -> list[str]:
+        """The input columns a table must hold."""
+        return self.value_columns
+
+    def score(self, table: pa.Table, start: int) -> Scored:
+        """Score ``table`` whose first row is row ``start`` of the whole input."""
+        import pyarrow as pa
+
+        n = table.num_rows
+        raw = {s.name: to_raw(table.column(s.name), s.kind) for s in self.model.inputs}
+        checked = self.model.check_columns(raw, n, unknown=self.unknown)  # type: ignore[arg-type]
+        rows = np.arange(start, start + n, dtype=np.int64)
+        ok = checked.ok
+        all_ok = bool(ok.all())
+        good = table if all_ok else table.filter(pa.array(ok))
+        arrays: list = [pa.array(rows if all_ok else rows[ok])]
+        arrays += [good.column(c) for c in self.passthrough]
+        if checked.n_ok:
+            pred = self.model.predict_checked(checked)
+            arrays.append(pa.array(pred.labels))
+            if self.model.task == "classification":
+                proba = np.asarray(pred.probabilities, dtype=np.float32)
+                arrays += [pa.array(proba[:, j]) for j in range(proba.shape[1])]
+        else:
+            arrays += [pa.nulls(0, f.type) for f in self.schema][len(arrays) :]
+        output = pa.Table.from_arrays(arrays, schema=None, names=self.schema.names).cast(self.schema)
+        return Scored(output, self._rejects(table, rows, ok, checked.reasons), n)
+
+    def _rejects(self, table: pa.Table, rows: np.ndarray, ok: np.ndarray, reasons: dict[int, list[str]]) -> pa.Table:
+        import pyarrow as pa
+
+        bad = np.flatnonzero(~ok)
+        if len(bad) == 0:
+            return self.rejects_schema.empty_table()
+        subset = table.take(pa.array(bad))
+        arrays = [pa.array(rows[bad]), pa.array(["; ".join(reasons[i]) for i in bad.tolist()], pa.string())]
+        arrays += [as_text(subset.column(c)) for c in self.value_columns]
+        return pa.Table.from_arrays(arrays, schema=self.rejects_schema)
+
+
+def as_text(col: pa.ChunkedArray) -> pa.Array:
+    """A column as text for the rejects file (nested values as their Python repr)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(col, pa.string()).combine_chunks()
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
+
+
+def to_raw(col: pa.ChunkedArray, kind: str) -> np.ndarray:
+    """An Arrow column as the array mlctl.runtime checks: floats for numbers, objects otherwise."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = col.type
+    if pa.types.is_dictionary(t):
+        if kind == "categorical" and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+            return col.to_pandas().array
+        col = pc.cast(col, t.value_type)
+        t = col.type
+    if kind == "numeric":
+        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):
+            return pc.cast(col, pa.float64()).to_numpy()  # nulls become NaN
+        if pa.types.is_null(t):
+            return np.full(len(col), np.nan)
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return _parse_numbers(col)
+        return _objects(col)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        # dictionary-encoded: the runtime checks the few distinct values, not every row
+        return pc.dictionary_encode(col).to_pandas().array
+    if pa.types.is_integer(t):
+        return pc.cast(col, pa.string()).to_numpy(zero_copy_only=False)
+    if pa.types.is_null(t):
+        return np.full(len(col), None, dtype=object)
+    return _objects(col)  # floats (1.0 is category "1"), booleans, anything else: runtime decides
+
+
+def _objects(col: pa.ChunkedArray) -> np.ndarray:
+    out = np.empty(len(col), dtype=object)
+    out[:] = col.to_pylist()
+    return out
+
+
+def _parse_numbers(col: pa.ChunkedArray) -> np.ndarray:
+    """Numbers written as text (CSV): parsed in C; unparseable values stay text and are rejected."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(col, pa.float64()).to_numpy()
+    except pa.ArrowInvalid:
+        pass
+    # booleans written as text score as 1/0, as pandas.read_csv reads them at training time
+    col = pc.if_else(
+        pc.is_in(col, pa.array(TRUE_TOKENS)), "1", pc.if_else(pc.is_in(col, pa.array(FALSE_TOKENS)), "0", col)
+    )
+    try:
+        return pc.cast(col, pa.float64()).to_numpy()
+    except pa.ArrowInvalid:  # some value is not a plain number: find which, vectorised
+        text = col.to_numpy(zero_copy_only=False)
+        parsed = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+        out = parsed.astype(object)
+        null = pd.isna(text)
+        out[null] = None
+        unparsed = np.isnan(parsed) & ~null
+        out[unparsed] = text[unparsed]
+        return out

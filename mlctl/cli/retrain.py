@@ -1,0 +1,51 @@
+"""`mlctl retrain`: close the loop — new data, re-run, candidate committed on a branch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.errors import handled
+
+
+@handled
+def retrain(
+    data: Path = typer.Option(None, "--data", help="Newly labelled rows (CSV/Parquet/JSON-lines) to append."),
+    trigger: str = typer.Option("manual", "--trigger", help="manual, schedule, new-data or drift (recorded)."),
+    branch: str = typer.Option(None, "--branch", help="Branch for the candidate (default retrain/<UTC time>)."),
+    if_advised: bool = typer.Option(
+        False, "--if-advised", help="Only retrain if reports/monitor.json advises it (drift or decay)."
+    ),
+    project_dir: Path = ProjectOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Append new labelled data, re-run the pipeline, let the gate judge, commit on a branch."""
+    from mlctl.cli.output import RichProgress, ok, out, print_json, table, warn
+    from mlctl.errors import GateRejectedError
+    from mlctl.stages.retrain import run
+
+    project, params = load(project_dir)
+    with RichProgress() as bar:
+        result = run(params.retrain, params.collect, project, data=data, trigger=trigger, branch=branch,
+                     if_advised=if_advised, progress=bar)
+    if as_json:
+        print_json(result.to_dict())
+    elif result.skipped:
+        ok(result.skipped)
+    else:
+        out.print(f"rows: {result.rows_before} → {result.rows_after} (+{result.appended_rows} appended)")
+        rows = [[m, b, a, (a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None]
+                for m, b, a in result.metric_changes()]
+        out.print(table("metrics: champion → candidate", ["metric", "before", "after", "change"], rows))
+        ok(f"committed {result.commit[:8] if result.commit else '?'} on branch {result.branch}; open a pull request")
+    if result.gate_passed is False:
+        if not as_json:
+            warn(f"the gate rejected the candidate: {', '.join(result.gate_failures)}")
+        raise GateRejectedError(f"candidate on {result.branch} rejected ({', '.join(result.gate_failures)})",
+                                where="reports/gate.json")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("retrain")(retrain)

@@ -1,0 +1,205 @@
+"""Statistical drift tests: pure functions over samples and binned counts.
+
+The test is chosen by feature type and sample size. Numeric: two-sample
+Kolmogorov–Smirnov while the samples are moderate, Wasserstein distance
+normalised by the reference standard deviation once they are large (with
+enough rows every p-value is tiny, so a distance with a fixed threshold is
+the useful question: "did it move by more than a tenth of a std?").
+Categorical: chi-square on the contingency table, or Jensen–Shannon distance
+for large samples. The population stability index (PSI) is computed for both
+on the same bins (reference quantiles for numbers, reference levels for
+categories, plus a bin for missing values and one for unseen levels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+PSI_EPS = 1e-4  # share floor: an empty bin on one side must not make PSI infinite
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a single feature counts as drifted."""
+
+    p_value: float = 0.01  # KS / chi-square level
+    psi: float = 0.2
+    wasserstein: float = 0.1  # in reference standard deviations
+    jensenshannon: float = 0.1  # base-2 distance, in [0, 1]
+    large_sample: int = 1000  # effective sample size above which distances replace tests
+
+
+@dataclass
+class FeatureDrift:
+    """The drift finding for one feature (or for the predictions)."""
+
+    feature: str
+    kind: str  # numeric | categorical
+    test: str  # ks | wasserstein | chi2 | jensenshannon | none
+    statistic: float | None
+    p_value: float | None
+    threshold: float
+    psi: float
+    drifted: bool
+    n_ref: int
+    n_cur: int
+    null_ref: float  # share of missing values
+    null_cur: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def effective_size(n_ref: int, n_cur: int) -> float:
+    """n·m/(n+m): what the power of a two-sample test grows with."""
+    return n_ref * n_cur / (n_ref + n_cur) if n_ref + n_cur else 0.0
+
+
+def bin_edges(values: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Inner bin edges from reference quantiles; a low-cardinality feature gets one bin per value.
+
+    Bins are (-inf, e0], (e0, e1], ..., (e_last, inf); the caller keeps a separate
+    bin for missing values.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.array([], dtype="float64")
+    uniq = np.unique(finite)
+    if uniq.size <= bins:  # booleans, small counts: each value its own bin, cut at midpoints
+        return (uniq[:-1] + uniq[1:]) / 2
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+    return edges.astype("float64")
+
+
+def numeric_codes(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index of each value: 0..len(edges) for numbers, len(edges)+1 for NaN/inf."""
+    codes = np.searchsorted(edges, values, side="left").astype(np.int64)
+    codes[~np.isfinite(values)] = len(edges) + 1
+    return codes
+
+
+def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = PSI_EPS) -> float:
+    """Population stability index Σ (c−r)·ln(c/r) over bin shares."""
+    ref_counts = np.asarray(ref_counts, dtype="float64")
+    cur_counts = np.asarray(cur_counts, dtype="float64")
+    if ref_counts.sum() == 0 or cur_counts.sum() == 0:
+        return float("nan")
+    r = np.clip(ref_counts / ref_counts.sum(), eps, None)
+    c = np.clip(cur_counts / cur_counts.sum(), eps, None)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def numeric_drift(
+    name: str,
+    ref_sample: np.ndarray,
+    cur_sample: np.ndarray,
+    ref_counts: np.ndarray,
+    cur_counts: np.ndarray,
+    thresholds: Thresholds,
+) -> FeatureDrift:
+    """KS (moderate samples) or normalised Wasserstein (large samples), plus PSI.
+
+    ``*_counts`` are the exact binned counts over all rows (last bin = missing);
+    ``*_sample`` are (possibly sampled) values, missing ones included or not.
+    """
+    from scipy import stats
+
+    ref = np.asarray(ref_sample, dtype="float64")
+    cur = np.asarray(cur_sample, dtype="float64")
+    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    n_ref, n_cur = int(np.sum(ref_counts)), int(np.sum(cur_counts))
+    valid_ref, valid_cur = n_ref - int(ref_counts[-1]), n_cur - int(cur_counts[-1])
+    value_psi = psi(ref_counts, cur_counts)
+    test, stat, p, threshold, moved = "none", None, None, thresholds.p_value, False
+    if ref.size and cur.size:
+        if effective_size(valid_ref, valid_cur) > thresholds.large_sample:
+            scale = float(np.std(ref))
+            test, threshold = "wasserstein", thresholds.wasserstein
+            stat = float(stats.wasserstein_distance(ref, cur)) / (scale if scale > 0 else 1.0)
+            moved = stat > threshold
+        else:
+            # the exact distribution is slow (and fails with ties) beyond small samples
+            method = "exact" if ref.size * cur.size <= 10_000 else "asymp"
+            res = stats.ks_2samp(ref, cur, method=method)
+            test, stat, p = "ks", float(res.statistic), float(res.pvalue)
+            moved = p < threshold
+    return FeatureDrift(
+        feature=name,
+        kind="numeric",
+        test=test,
+        statistic=stat,
+        p_value=p,
+        threshold=threshold,
+        psi=value_psi,
+        drifted=bool(moved or (np.isfinite(value_psi) and value_psi > thresholds.psi)),
+        n_ref=n_ref,
+        n_cur=n_cur,
+        null_ref=_share(ref_counts[-1], n_ref),
+        null_cur=_share(cur_counts[-1], n_cur),
+    )
+
+
+def categorical_drift(
+    name: str, ref_counts: np.ndarray, cur_counts: np.ndarray, thresholds: Thresholds, *, missing_bin: int | None = None
+) -> FeatureDrift:
+    """Chi-square (moderate samples) or Jensen–Shannon distance (large samples), plus PSI.
+
+    The counts are per level, aligned (reference levels, then missing, then unseen).
+    """
+    from scipy import stats
+    from scipy.spatial.distance import jensenshannon
+
+    ref_counts = np.asarray(ref_counts, dtype="float64")
+    cur_counts = np.asarray(cur_counts, dtype="float64")
+    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+    value_psi = psi(ref_counts, cur_counts)
+    test, stat, p, threshold, moved = "none", None, None, thresholds.p_value, False
+    if n_ref and n_cur:
+        if effective_size(n_ref, n_cur) > thresholds.large_sample:
+            test, threshold = "jensenshannon", thresholds.jensenshannon
+            stat = float(jensenshannon(ref_counts / n_ref, cur_counts / n_cur, base=2))
+            moved = stat > threshold
+        else:
+            keep = (ref_counts + cur_counts) > 0
+            table = np.vstack([ref_counts[keep], cur_counts[keep]])
+            test = "chi2"
+            if table.shape[1] < 2:  # one level on both sides: nothing can have moved
+                stat, p = 0.0, 1.0
+            else:
+                res = stats.chi2_contingency(table, correction=False)
+                stat, p = float(res.statistic), float(res.pvalue)
+            moved = p < threshold
+    null_ref = _share(ref_counts[missing_bin], n_ref) if missing_bin is not None else 0.0
+    null_cur = _share(cur_counts[missing_bin], n_cur) if missing_bin is not None else 0.0
+    return FeatureDrift(
+        feature=name,
+        kind="categorical",
+        test=test,
+        statistic=stat,
+        p_value=p,
+        threshold=threshold,
+        psi=value_psi,
+        drifted=bool(moved or (np.isfinite(value_psi) and value_psi > thresholds.psi)),
+        n_ref=n_ref,
+        n_cur=n_cur,
+        null_ref=null_ref,
+        null_cur=null_cur,
+    )
+
+
+def drift_share(results: list[FeatureDrift]) -> float:
+    """Share of tested features that drifted."""
+    tested = [r for r in results if r.n_cur > 0]
+    return sum(r.drifted for r in tested) / len(tested) if tested else 0.0
+
+
+def dataset_drift(results: list[FeatureDrift], share: float) -> bool:
+    """The dataset-level verdict: at least ``share`` of the features drifted."""
+    return bool(results) and drift_share(results) >= share
+
+
+def _share(part: float, whole: int) -> float:
+    return float(part) / whole if whole else 0.0

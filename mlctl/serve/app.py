@@ -1,0 +1,214 @@
+"""The app factory: model state, middlewares, routes by protocol, lifespan (warm-up, shutdown, signals)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import signal
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from mlctl import __version__
+from mlctl.errors import MlctlError
+from mlctl.runtime import OnnxModel
+from mlctl.serve import mlflow, predict, v2
+from mlctl.serve.config import TOKEN_ENV, ServeConfig
+from mlctl.serve.context import Context, context
+from mlctl.serve.http import json_response
+from mlctl.serve.limits import BodyLimitMiddleware
+from mlctl.serve.logging import RequestLog
+from mlctl.serve.metrics import CONTENT_TYPE, Metrics
+from mlctl.serve.middleware import ObserveMiddleware
+from mlctl.serve.state import ModelState
+
+log = logging.getLogger("mlctl.serve")
+
+
+def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
+    """Load the model (sha256 checked) and build the app; ready once the lifespan warm-up ran."""
+    state = ModelState(config, model)
+    metrics = Metrics()
+    request_log = (
+        RequestLog(
+            config.log_dir,
+            max_rows=config.log_max_rows,
+            max_seconds=config.log_max_seconds,
+            flush_seconds=config.log_flush_seconds,
+        )
+        if config.log_dir
+        else None
+    )
+    ctx = Context(config, state, metrics, request_log)
+    served = state.served
+    app = FastAPI(
+        title=f"mlctl serve: {served.name}",
+        version=__version__,
+        description=f"Predictions from the {served.task} model {served.name!r} (version {served.version}).",
+        lifespan=_lifespan(ctx),
+        # FastAPI's native OpenTelemetry hooks cost more per request than the model; /metrics covers it
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.ctx = ctx
+    app.include_router(predict.router(served, config.unknown_category, config.max_rows))
+    app.include_router(mlflow.router(served, config.unknown_category, config.max_rows))
+    app.include_router(v2.router(served, config.unknown_category, config.max_rows))
+    _ops_routes(app)
+    _error_handlers(app)
+    # outermost first: ids and metrics see every answer, including the 413s of the body limit
+    app.add_middleware(predict.PredictFastPath, ctx=ctx)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(ObserveMiddleware, metrics=metrics)
+    return app
+
+
+def _lifespan(ctx: Context):
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        ctx.state.warm_up()
+        if ctx.log is not None:
+            ctx.log.start()
+        restore = _hook_signals(ctx, asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            ctx.state.shutting_down = True
+            restore()
+            if ctx.log is not None:
+                await asyncio.to_thread(ctx.log.close)
+
+    return lifespan
+
+
+def _hook_signals(ctx: Context, loop: asyncio.AbstractEventLoop):
+    """SIGTERM/SIGINT: readiness turns false at once (uvicorn then drains); SIGHUP: reload the model."""
+    if os.name != "posix":
+        return lambda: None
+    previous: dict[int, Any] = {}
+
+    def on_exit(sig: int, frame: Any) -> None:
+        ctx.state.shutting_down = True
+        handler = previous.get(sig)
+        if callable(handler):
+            handler(sig, frame)
+
+    def on_hup(sig: int, frame: Any) -> None:
+        loop.call_soon_threadsafe(lambda: loop.create_task(_reload_logged(ctx)))
+
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, on_exit)
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+    except ValueError:  # not the main thread (e.g. a server in a test thread): leave signals alone
+        return lambda: None
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, handler)
+
+    return restore
+
+
+async def _reload_logged(ctx: Context) -> None:
+    try:
+        old, new = await asyncio.to_thread(ctx.state.reload)
+        log.warning("SIGHUP: reloaded model %s -> %s", old, new)
+    except MlctlError as exc:
+        log.error("SIGHUP: reload refused, still serving %s: %s", ctx.state.served.version, exc)
+
+
+def _ops_routes(app: FastAPI) -> None:
+    @app.get("/health", tags=["ops"], summary="Liveness: the process answers")
+    async def health() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get("/ready", tags=["ops"], summary="Readiness: model loaded, warmed up, not shutting down")
+    async def ready(request: Request) -> Response:
+        state = context(request).state
+        if state.ready:
+            return json_response({"status": "ready", "model_version": state.served.version})
+        reason = "shutting down" if state.shutting_down else "warming up"
+        return json_response({"status": reason}, 503)
+
+    @app.get("/metadata", tags=["ops"], summary="The served model: version, sha256, schemas, metrics")
+    async def metadata(request: Request) -> Response:
+        served = context(request).state.served
+        m = served.manifest
+        keys = (
+            "name",
+            "version",
+            "sha256",
+            "created",
+            "task",
+            "target",
+            "classes",
+            "opset",
+            "inputs",
+            "outputs",
+            "metrics",
+            "parity",
+            "data_hash",
+        )
+        return json_response({k: m.get(k) for k in keys})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (text format)")
+    async def metrics(request: Request) -> Response:
+        ctx = context(request)
+        text = ctx.metrics.render(ctx.state, ctx.log.stats() if ctx.log else None)
+        return Response(text, media_type=CONTENT_TYPE)
+
+    @app.post(
+        "/admin/reload",
+        tags=["ops"],
+        summary="Load a new model version (token in MLCTL_ADMIN_TOKEN)",
+        responses={
+            401: {"description": "bad token"},
+            404: {"description": "admin disabled"},
+            409: {"description": "new model refused; the old one keeps serving"},
+        },
+    )
+    async def reload(request: Request) -> Response:
+        token = os.environ.get(TOKEN_ENV)
+        if not token:
+            return json_response({"detail": f"admin API disabled: set {TOKEN_ENV} to enable it"}, 404)
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+            return json_response(
+                {"detail": "missing or wrong admin token"}, 401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        ctx = context(request)
+        try:
+            old, new = await asyncio.to_thread(ctx.state.reload)
+        except MlctlError as exc:
+            return json_response(
+                {"detail": exc.message, "where": exc.where, "hint": exc.hint, "serving": ctx.state.served.version}, 409
+            )
+        return json_response({"previous_version": old, "model_version": new})
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error is JSON; no traceback or payload ever reaches the client."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        detail = [{"loc": list(e.get("loc", ()))[:6], "msg": str(e.get("msg", ""))[:200]} for e in exc.errors()[:20]]
+        return json_response({"detail": detail}, 422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        body = {"error": str(exc.detail)} if request.url.path.startswith("/v2") else {"detail": exc.detail}
+        return json_response(body, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return json_response({"detail": "internal error (logged on the server)"}, 500)

@@ -1,0 +1,53 @@
+"""A pure ASGI middleware for request ids (X-Request-ID) and per-endpoint metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from mlctl.serve.metrics import Metrics
+
+MAX_ID = 128
+
+
+class ObserveMiddleware:
+    """Assign or accept a request id, echo it in the response, count and time the request."""
+
+    def __init__(self, app: Any, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                # accept a client's id, but only a short printable one (it ends up in logs)
+                if 0 < len(value) <= MAX_ID and value.isascii() and value.decode().isprintable():
+                    request_id = value.decode()
+                break
+        if request_id is None:
+            request_id = uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["start"] = start
+        header = (b"x-request-id", request_id.encode())
+        status = 500
+
+        async def send_with_id(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"  # route templates: bounded label values
+            self.metrics.observe_request(endpoint, scope["method"], status, time.perf_counter() - start)

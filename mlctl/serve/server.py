@@ -1,0 +1,89 @@
+"""Run the app on uvicorn: one process, or several workers built by an import-string factory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlctl.errors import ConfigError
+from mlctl.serve.config import ENV_VAR, ServeConfig
+
+if TYPE_CHECKING:
+    from mlctl.params.serve import ServeParams
+    from mlctl.project import Project
+    from mlctl.runtime import OnnxModel
+
+
+def fast_stack() -> dict:
+    """uvloop + httptools when installed (uvicorn[standard]); uvloop also sets TCP_NODELAY.
+
+    On the plain asyncio loop with several workers, Nagle's algorithm stays on and
+    each keep-alive request can stall ~40 ms, so prefer uvloop whenever it exists.
+    """
+    try:
+        import httptools  # noqa: F401
+        import uvloop  # noqa: F401
+    except ImportError:  # pragma: no cover - uvicorn[standard] ships both
+        return {"loop": "auto", "http": "auto"}
+    return {"loop": "uvloop", "http": "httptools"}
+
+
+@dataclass
+class Prepared:
+    """A checked configuration and its loaded model, ready to run."""
+
+    config: ServeConfig
+    model: OnnxModel
+    host: str
+    port: int
+    workers: int
+    access_log: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def run(self) -> None:
+        """Serve until SIGTERM/SIGINT; uvicorn drains in-flight requests before exiting."""
+        import uvicorn
+
+        common = {
+            "host": self.host,
+            "port": self.port,
+            "access_log": self.access_log,
+            "log_level": "info",
+            "timeout_graceful_shutdown": 30,
+            **fast_stack(),
+        }
+        if self.workers == 1:
+            from mlctl.serve.app import create_app
+
+            uvicorn.Server(uvicorn.Config(create_app(self.config, self.model), **common)).run()
+            return
+        # several processes: uvicorn imports the factory by name; each worker reads the config from the env
+        os.environ[ENV_VAR] = self.config.to_env()
+        uvicorn.run("mlctl.serve:app_from_env", factory=True, workers=self.workers, **common)
+
+
+def prepare(
+    params: ServeParams,
+    project: Project,
+    *,
+    model: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    access_log: bool = False,
+) -> Prepared:
+    """Resolve the config and load the model once (sha256 checked) so a bad model fails before binding."""
+    from mlctl.serve.state import load_model
+
+    config = ServeConfig.from_params(params, project, model)
+    workers = params.workers if workers is None else workers
+    port = params.port if port is None else port
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port must be 1-65535, got {port}")
+    return Prepared(config, load_model(config), host or params.host, port, workers, access_log)

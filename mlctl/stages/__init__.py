@@ -1,0 +1,1 @@
+"""Stage functions: one module per pipeline stage, `run(params, common, project, progress)`."""

@@ -1,0 +1,106 @@
+"""Small exported models for predict/bundle tests: trained, converted to ONNX, with a manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from conftest import make_frame
+
+from mlctl.convert import build_manifest, to_onnx
+from mlctl.estimators import build_pipeline
+from mlctl.features import infer_features, to_model_frame
+from mlctl.params.train import PreprocessParams
+
+
+@dataclass
+class Exported:
+    """A fitted pipeline with its ONNX file, manifest and the frame it scores."""
+
+    task: str
+    pipeline: Any
+    features: list
+    model_path: Path
+    manifest_path: Path
+    frame: pd.DataFrame  # raw rows (with an `id` column), not used in training
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads(self.manifest_path.read_text())
+
+    def sklearn_predict(self, df: pd.DataFrame):
+        """Reference predictions (labels, probabilities or None) from scikit-learn."""
+        X = to_model_frame(df, self.features)
+        labels = self.pipeline.predict(X)
+        proba = self.pipeline.predict_proba(X) if self.task == "classification" else None
+        return labels, proba
+
+
+def export_model(root: Path, task: str = "classification", estimator: str | None = None, n: int = 400) -> Exported:
+    """Train ``estimator`` on make_frame(task), write models/model.onnx + model.json under ``root``."""
+    estimator = estimator or ("random_forest" if task == "regression" else "logistic_regression")
+    df = make_frame(task, n=n, seed=0).drop(columns=["signup"])
+    features = infer_features(df, "target")
+    X = to_model_frame(df, features)
+    params = {"n_estimators": 20, "max_depth": 6} if estimator == "random_forest" else {}
+    pipeline = build_pipeline(estimator, task, features, PreprocessParams(), 0, **params)
+    pipeline.fit(X, df["target"])
+    onnx_model = to_onnx(pipeline, features)
+    data = onnx_model.SerializeToString()
+    classes = list(pipeline.classes_) if task == "classification" else None
+    manifest = build_manifest(
+        data, name="model", task=task, target="target", features=features, X_train=X, classes=classes, opset=15
+    )
+    models = root / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (models / "model.onnx").write_bytes(data)
+    (models / "model.json").write_text(json.dumps(manifest, indent=2))
+    score = make_frame(task, n=300, seed=1).drop(columns=["signup", "target"])
+    score.insert(0, "id", [f"r{i}" for i in range(len(score))])
+    return Exported(task, pipeline, features, models / "model.onnx", models / "model.json", score)
+
+
+def make_predict_project(root: Path, exported: Exported, **predict) -> Path:
+    """A project at ``root`` with params.yaml (predict: section) and the exported model copied in."""
+    import shutil
+
+    import yaml
+
+    (root / "models").mkdir(parents=True, exist_ok=True)
+    shutil.copy(exported.model_path, root / "models" / "model.onnx")
+    shutil.copy(exported.manifest_path, root / "models" / "model.json")
+    params = {
+        "seed": 0,
+        "target": "target",
+        "task": exported.task,
+        "collect": {"sources": [{"name": "data", "path": "data/sources/data.csv"}]},
+        "predict": predict,
+    }
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
+def write_frame(df: pd.DataFrame, path: Path) -> Path:
+    """Write ``df`` as CSV, Parquet or JSON lines by extension (test inputs, not via mlctl.io)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    elif path.suffix == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_json(path, orient="records", lines=True)
+    return path
+
+
+def read_any(path: Path) -> pd.DataFrame:
+    """Read a predict output or rejects file (an empty JSON-lines file is an empty frame)."""
+    if path.suffix == ".jsonl" and path.stat().st_size == 0:
+        return pd.DataFrame()
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    return pd.read_json(path, lines=True)

@@ -1,0 +1,269 @@
+"""`mlctl gate`: every rule passing and rejecting, the report, and the exit code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import git
+from evaluate_helpers import train_project
+from typer.testing import CliRunner
+
+from mlctl.champion import Champion, load_champion
+from mlctl.cli import app
+from mlctl.errors import EXIT_GATE_REJECTED, ConfigError, GateRejectedError
+from mlctl.io import read_json, write_json
+from mlctl.params import load_params
+from mlctl.params.gate import GateParams
+from mlctl.project import Project
+from mlctl.stages import evaluate
+from mlctl.stages.gate import decide, run
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory) -> Path:
+    """A trained and evaluated classification project (built once, copied per test)."""
+    root = train_project(
+        tmp_path_factory.mktemp("gate") / "project", evaluate={"slices": ["region"], "sensitive": "group"}
+    )
+    params = load_params(root / "params.yaml")
+    evaluate.run(params.evaluate, params.common, Project(root))
+    return root
+
+
+@pytest.fixture
+def project(evaluated, tmp_path):
+    """A fresh copy of the evaluated project and a setter for its `gate:` section."""
+    root = tmp_path / "project"
+    shutil.copytree(evaluated, root)
+
+    def with_gate(**gate) -> Path:
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        params["gate"] = gate
+        (root / "params.yaml").write_text(yaml.safe_dump(params))
+        return root
+
+    return with_gate
+
+
+def _gate(root: Path):
+    params = load_params(root / "params.yaml")
+    return run(params.gate, params.common, Project(root))
+
+
+def _rules(report: dict, rule: str) -> list[dict]:
+    return [r for r in report["rules"] if r["rule"] == rule]
+
+
+def _model(root: Path) -> dict:
+    return read_json(root / "metrics/evaluate.json")["model"]
+
+
+def test_passing_gate_writes_every_rule(project):
+    root = project(
+        thresholds={"roc_auc": {"min": 0.7}, "log_loss": {"max": 1.0}},
+        baseline_margin=0.05,
+        slice_min={"accuracy": 0.5},
+        max_fairness_gap=0.9,
+        max_model_mb=50,
+        max_latency_ms=10_000,
+    )
+    result = _gate(root)
+    assert result.passed and result.candidate == "logistic_regression" and result.primary_metric == "roc_auc"
+    report = read_json(root / "reports/gate.json")
+    kinds = [r["rule"] for r in report["rules"]]
+    assert kinds == ["threshold", "threshold", "baseline", "champion", "slice", "fairness", "model_size", "latency"]
+    assert report["passed"] is True and report["failed"] == []
+    champion = _rules(report, "champion")[0]
+    assert champion["skipped"] and "no champion" in champion["detail"]
+    latency = _rules(report, "latency")[0]
+    assert 0 < latency["value"] < 10_000 and "50 single-row" in latency["detail"]
+    size = _rules(report, "model_size")[0]
+    assert size["value"] == pytest.approx((root / "models/model.skops").stat().st_size / 1e6)
+
+
+def test_threshold_rejection_writes_report_then_raises(project):
+    root = project(thresholds={"roc_auc": {"min": 0.9999}, "accuracy": {"min": 0.5}})
+    with pytest.raises(GateRejectedError, match="threshold:roc_auc") as info:
+        _gate(root)
+    report = read_json(root / "reports/gate.json")
+    assert report["passed"] is False and report["failed"] == ["threshold:roc_auc"]
+    assert info.value.report == report
+    accuracy = next(r for r in _rules(report, "threshold") if r["metric"] == "accuracy")
+    assert accuracy["passed"] and not accuracy["skipped"]
+
+
+def test_max_threshold_on_an_error_metric(project):
+    log_loss = _model(project())["log_loss"]
+    with pytest.raises(GateRejectedError, match="log_loss"):
+        _gate(project(thresholds={"log_loss": {"max": log_loss / 2}}))
+    assert _gate(project(thresholds={"log_loss": {"max": log_loss * 2}})).passed
+
+
+def test_unknown_metric_lists_the_available_ones(project):
+    root = project(thresholds={"auc": {"min": 0.5}})
+    with pytest.raises(ConfigError) as info:
+        _gate(root)
+    assert "auc" in info.value.message and "roc_auc" in info.value.hint
+    assert not (root / "reports/gate.json").exists()
+    result = runner.invoke(app, ["gate", "-C", str(root)])
+    assert result.exit_code == 2
+
+
+def test_baseline_margin_respects_direction():
+    evaluated = {"model": {"rmse": 1.0, "r2": 0.5}, "baseline": {"rmse": 1.2, "r2": 0.0}}
+    ok = GateParams(primary_metric="rmse", baseline_margin=0.1)
+    primary, rules = decide(ok, "regression", evaluated, {}, None, None)
+    assert primary == "rmse" and rules[0].passed and rules[0].limit == pytest.approx(1.1)
+    _, rules = decide(GateParams(primary_metric="rmse", baseline_margin=0.3), "regression", evaluated, {}, None, None)
+    assert not rules[0].passed  # 1.0 is not below 1.2 - 0.3
+    _, rules = decide(GateParams(baseline_margin=0.6), "regression", evaluated, {}, None, None)
+    assert rules[0].metric == "r2" and not rules[0].passed
+
+
+def test_primary_falls_back_to_f1_when_roc_auc_is_undefined():
+    evaluated = {"model": {"roc_auc": None, "f1": 0.8}, "baseline": {"roc_auc": None, "f1": 0.6}}
+    primary, rules = decide(GateParams(), "classification", evaluated, {}, None, None)
+    assert primary == "f1" and rules[0].passed
+
+
+def test_baseline_rule_rejects_a_model_no_better_than_baseline(project):
+    root = project(baseline_margin=0.9)  # roc_auc would need to be >= 0.5 + 0.9
+    with pytest.raises(GateRejectedError, match="baseline:roc_auc"):
+        _gate(root)
+
+
+def test_champion_rule_uses_the_candidate_interval():
+    evaluated = {"model": {"roc_auc": 0.80}, "baseline": {"roc_auc": 0.5}}
+    intervals = {"roc_auc": {"low": 0.74, "high": 0.86}}
+    params = GateParams(champion={"ref": "main", "tolerance": 0.01})
+    within = Champion("main", {"roc_auc": 0.86}, commit="abc")
+    _, rules = decide(params, "classification", evaluated, intervals, None, within)
+    assert rules[1].passed  # the champion's 0.86 is inside the candidate's interval
+    beyond = Champion("main", {"roc_auc": 0.90}, commit="abc")
+    _, rules = decide(params, "classification", evaluated, intervals, None, beyond)
+    assert not rules[1].passed and "0.86" in rules[1].detail
+    lower = GateParams(champion={"ref": "main", "metrics": ["log_loss"], "tolerance": 0.0})
+    evaluated["model"]["log_loss"] = 0.5
+    _, rules = decide(
+        lower,
+        "classification",
+        evaluated,
+        {"log_loss": {"low": 0.45, "high": 0.55}},
+        None,
+        Champion("main", {"log_loss": 0.40}),
+    )
+    assert not rules[1].passed  # even the interval's best (0.45) is worse than the champion's 0.40
+
+
+def _repo_with_champion(root: Path, champion_auc: float) -> None:
+    """A git repo whose HEAD~1 has metrics/evaluate.json with the champion's roc_auc."""
+    current = (root / "metrics/evaluate.json").read_text()
+    git(root, "init", "-q")
+    metrics = json.loads(current)
+    metrics["model"]["roc_auc"] = champion_auc
+    write_json(root / "metrics/evaluate.json", metrics)
+    git(root, "add", "metrics/evaluate.json")
+    git(root, "commit", "-q", "-m", "champion")
+    (root / "metrics/evaluate.json").write_text(current)
+    git(root, "commit", "-q", "--allow-empty", "-m", "candidate")
+
+
+def test_champion_at_head_1_rejects_a_regression(project):
+    root = project(champion={"ref": "HEAD~1", "tolerance": 0.0})
+    _repo_with_champion(root, champion_auc=1.01)  # no candidate interval reaches this
+    with pytest.raises(GateRejectedError, match="champion:roc_auc"):
+        _gate(root)
+    rule = _rules(read_json(root / "reports/gate.json"), "champion")[0]
+    assert rule["limit"] == pytest.approx(1.01) and "HEAD~1" in rule["detail"]
+    result = runner.invoke(app, ["gate", "-C", str(root)])
+    assert result.exit_code == EXIT_GATE_REJECTED
+    assert "FAIL" in result.output
+
+
+def test_champion_at_head_1_passes_within_tolerance(project):
+    root = project(champion={"ref": "HEAD~1", "tolerance": 0.01})
+    auc = _model(root)["roc_auc"]
+    _repo_with_champion(root, champion_auc=min(auc + 0.005, 1.0))
+    result = _gate(root)
+    rule = next(r for r in result.rules if r.rule == "champion")
+    assert rule.passed and not rule.skipped
+
+
+@pytest.mark.parametrize(
+    ("ref", "reason"),
+    [("no-such-branch", "does not exist"), ("model@production", "not supported yet"), ("HEAD", "does not exist at")],
+)
+def test_champion_unavailable_is_skipped_not_failed(project, ref, reason):
+    root = project(champion={"ref": ref})
+    git(root, "init", "-q")
+    git(root, "commit", "-q", "--allow-empty", "-m", "empty")  # HEAD exists but has no metrics file
+    result = _gate(root)
+    rule = next(r for r in result.rules if r.rule == "champion")
+    assert rule.skipped and reason in rule.detail
+
+
+def test_champion_outside_a_git_repository(tmp_path):
+    champion = load_champion(tmp_path, "main", tmp_path / "metrics/evaluate.json")
+    assert champion.metrics is None and "not a git repository" in champion.reason
+
+
+def test_slice_minimum(project):
+    slices = read_json(project() / "metrics/slices.json")["slices"]
+    worst = min(s["metrics"]["accuracy"] for s in slices)
+    assert _gate(project(slice_min={"accuracy": worst})).passed
+    root = project(slice_min={"accuracy": worst + 0.001, "log_loss": 100.0})
+    with pytest.raises(GateRejectedError, match="slice:accuracy"):
+        _gate(root)
+    report = read_json(root / "reports/gate.json")
+    by_metric = {r["metric"]: r for r in _rules(report, "slice")}
+    assert by_metric["accuracy"]["value"] == pytest.approx(worst) and "failing" in by_metric["accuracy"]["detail"]
+    assert by_metric["log_loss"]["passed"]  # an error metric's bound is a ceiling
+
+
+def test_fairness_gap(project):
+    gap = read_json(project() / "metrics/slices.json")["fairness"]["gap"]
+    assert gap > 0
+    assert _gate(project(max_fairness_gap=gap + 0.01)).passed
+    with pytest.raises(GateRejectedError, match="fairness"):
+        _gate(project(max_fairness_gap=gap / 2))
+
+
+def test_fairness_without_sensitive_column_is_skipped():
+    _, rules = decide(
+        GateParams(max_fairness_gap=0.1),
+        "classification",
+        {"model": {"roc_auc": 0.9}, "baseline": {"roc_auc": 0.5}},
+        {},
+        {"slices": []},
+        None,
+    )
+    assert rules[-1].rule == "fairness" and rules[-1].skipped
+
+
+def test_model_size_and_latency(project):
+    with pytest.raises(GateRejectedError, match="model_size") as info:
+        _gate(project(max_model_mb=0.001))
+    assert info.value.report["failed"] == ["model_size"]
+    with pytest.raises(GateRejectedError, match="latency"):
+        _gate(project(max_latency_ms=1e-6))
+
+
+def test_cli_exit_codes_and_json(project):
+    root = project(thresholds={"accuracy": {"min": 0.5}})
+    passed = runner.invoke(app, ["gate", "-C", str(root)])
+    assert passed.exit_code == 0, passed.output
+    assert "passed the gate" in passed.output
+    root = project(thresholds={"accuracy": {"min": 0.9999}})
+    rejected = runner.invoke(app, ["gate", "-C", str(root), "--json"])
+    assert rejected.exit_code == EXIT_GATE_REJECTED
+    report = json.loads(rejected.stdout)
+    assert report["passed"] is False and report["failed"] == ["threshold:accuracy"]
+    (root / "metrics/evaluate.json").unlink()
+    missing = runner.invoke(app, ["gate", "-C", str(root)])
+    assert missing.exit_code == 3 and "mlctl evaluate" in missing.output

@@ -1,0 +1,47 @@
+"""Property-based fuzzing of the live service's OpenAPI spec with schemathesis: no input gives a 5xx."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mlctl.serve import create_app
+from tests.serve_helpers import ThreadServer, build_model, serve_config
+
+
+def schemathesis_cli() -> list[str]:
+    exe = shutil.which("schemathesis") or shutil.which("st")
+    if exe:
+        return [exe]
+    pytest.skip("schemathesis is not installed (pip install mlctl[test])")
+    return [sys.executable]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_fuzzing_the_openapi_spec_finds_no_server_error(tmp_path, task):
+    built = build_model(tmp_path / "models", task)
+    app = create_app(serve_config(built, tmp_path, unknown_category="reject" if task == "regression" else "missing"))
+    with ThreadServer(app) as server:
+        cmd = [
+            *schemathesis_cli(),
+            "run",
+            f"{server.url}/openapi.json",
+            "--checks", "not_a_server_error",
+            "--max-examples", "25",
+            "--max-time", "12",
+            "--phases", "examples,coverage,fuzzing",
+            "--generation-database", "none",
+            "--suppress-health-check", "all",
+            "--seed", "7",
+            "--workers", "2",
+            "--no-color",
+            "--report", "har",
+            "--report-dir", str(tmp_path / "report"),
+        ]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "500" not in result.stdout.split("SUMMARY")[-1]
