@@ -45,7 +45,7 @@ class Project:
         if not resolved.is_relative_to(self.root.resolve()):
             raise ConfigError(
                 f"{what} {str(value)!r} resolves outside the project ({resolved})",
-                hint=f"keep {what}s inside {self.root}",
+                hint=f"use a {what} inside the project directory {self.root}",
             )
         return resolved
 

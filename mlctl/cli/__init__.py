@@ -25,6 +25,7 @@ app = typer.Typer(
 
 # Each module registers its commands on `app`; one module per command or group.
 COMMAND_MODULES = [
+    "init",  # init: a new project from a data file
     "pipeline",  # run, params
     "collect",
     "validate",  # schema infer, validate
@@ -38,6 +39,7 @@ COMMAND_MODULES = [
     "bundle",
     "monitor",
     "retrain",
+    "report",
     "registry",
     "remote",
 ]

@@ -23,6 +23,7 @@ from mlctl.params.monitor import MonitorParams
 from mlctl.params.retrain import RetrainParams
 from mlctl.params.predict import PredictParams
 from mlctl.params.prepare import PrepareParams
+from mlctl.params.report import ReportParams
 from mlctl.params.serve import ServeParams
 from mlctl.params.train import TrainParams
 from mlctl.params.validate import ValidateParams
@@ -63,6 +64,7 @@ class Params(Common):
     bundle: BundleParams = Field(default_factory=BundleParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     retrain: RetrainParams = Field(default_factory=RetrainParams)
+    report: ReportParams = Field(default_factory=ReportParams)
 
     @property
     def common(self) -> Common:
@@ -94,6 +96,7 @@ STAGES = [
     "bundle",
     "monitor",
     "retrain",
+    "report",
 ]
 Params.model_config["populate_by_name"] = True
 Params.model_rebuild(force=True)
