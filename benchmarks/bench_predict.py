@@ -134,7 +134,8 @@ def child_floor(root: Path, src: Path, dst: Path) -> int:
     inputs = manifest["inputs"]
     columns = ["id", *(i["name"] for i in inputs)]
     if src.suffix == ".parquet":
-        batches = pq.ParquetFile(src).iter_batches(batch_size=CHUNK, columns=columns)
+        # pre_buffer=False as in mlctl: pyarrow's default read-ahead grows memory with the file
+        batches = pq.ParquetFile(src, pre_buffer=False).iter_batches(batch_size=CHUNK, columns=columns)
     else:
         batches = pcsv.open_csv(src, read_options=pcsv.ReadOptions(block_size=CHUNK * 64))
     writer, rows = None, 0

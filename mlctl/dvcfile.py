@@ -97,11 +97,28 @@ def stages(task: str) -> dict[str, Any]:
                 "models/train.json",
                 "reports/gate.json",
                 "data/processed/train.parquet",
+                "data/processed/validation.parquet",
                 "data/processed/test.parquet",
                 "metrics/evaluate.json",
             ],
             "params": ["export"],
             "outs": ["models/model.onnx", {"models/model.json": NOCACHE}],
+        },
+        "predict": {
+            "cmd": "mlctl predict",
+            "deps": ["data/processed/test.parquet", "models/model.onnx", "models/model.json"],
+            "params": ["predict"],
+            "outs": [
+                "data/predictions/test.parquet",
+                "data/predictions/test.rejects.parquet",
+                {"data/predictions/test.manifest.json": NOCACHE},
+            ],
+        },
+        "bundle": {
+            "cmd": "mlctl bundle",
+            "deps": ["models/model.onnx", "models/model.json", "reports/model_card.md", "data/processed/test.parquet"],
+            "params": ["bundle"],
+            "outs": ["dist"],
         },
     }
 
@@ -112,6 +129,7 @@ def render(task: str) -> str:
 
     if task not in PLOTS:
         raise ValueError(f"unknown task {task!r}")
+
     class NoAliases(yaml.SafeDumper):
         def ignore_aliases(self, data: Any) -> bool:  # repeated {cache: false} must not become &id001
             return True

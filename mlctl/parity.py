@@ -26,19 +26,25 @@ class Parity:
     tolerance: float
     max_abs_diff: float
     max_scaled_diff: float
-    label_agreement: float | None  # classification only
+    label_agreement: float | None  # classification only: share of rows with the same label
     min_label_agreement: float | None
-    disagreements: int
+    disagreements: int  # different labels where scikit-learn's choice was not a tie
     worst_row: Any  # index label of the row with the largest scaled difference
     worst_column: str | None  # class (probabilities), 'value' (regression)
     outputs: str  # what was compared: probabilities, decision scores or values
     rows_outside_schema: int = 0  # rows serving would reject (still compared here)
+    # Different labels where scikit-learn's top scores tie within the tolerance (e.g. a
+    # forest's 50/100 votes): float32 sums break such ties either way, so they do not
+    # count against label agreement.
+    tied_disagreements: int = 0
 
     @property
     def passed(self) -> bool:
         if self.max_scaled_diff > self.tolerance:
             return False
-        return self.label_agreement is None or self.label_agreement >= (self.min_label_agreement or 1.0)
+        if self.label_agreement is None:
+            return True
+        return 1.0 - self.disagreements / max(self.rows, 1) >= (self.min_label_agreement or 1.0)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
@@ -47,7 +53,11 @@ class Parity:
         """One line for messages: agreement and the worst difference, and where."""
         parts = [f"{self.rows} rows"]
         if self.label_agreement is not None:
-            parts.append(f"labels agree {self.label_agreement:.4%} (need {self.min_label_agreement:.4%})")
+            ties = f", {self.tied_disagreements} more on tied scores" if self.tied_disagreements else ""
+            parts.append(
+                f"labels differ on {self.disagreements} rows{ties}: agreement {self.label_agreement:.4%} "
+                f"(need {self.min_label_agreement:.4%} beyond ties)"
+            )
         parts.append(
             f"worst {self.outputs} difference {self.max_scaled_diff:.3g} (tolerance {self.tolerance:g}) "
             f"at row {self.worst_row}, column {self.worst_column!r}"
@@ -101,12 +111,13 @@ def compare(
         got = np.asarray(pred.labels, dtype=np.float64).reshape(-1)
         names = ["value"]
         ref, got = ref.reshape(-1, 1), got.reshape(-1, 1)
-        agreement = None
+        agreement, ties = None, 0
         disagreements = int((~np.isclose(got, ref, rtol=tolerance, atol=tolerance)).sum())
     else:
         same = label_key(np.asarray(pred.labels)) == label_key(labels)
         agreement = float(same.mean()) if len(same) else 1.0
-        disagreements = int((~same).sum())
+        tied = _tied(~same, labels, np.asarray(pred.labels), classes, scores, tolerance)
+        ties, disagreements = int(tied.sum()), int((~same & ~tied).sum())
         ref = scores if scores is not None else np.zeros((len(X), 1))
         got = pred.probabilities if scores is not None and pred.probabilities is not None else np.zeros_like(ref)
         got = np.asarray(got, dtype=np.float64).reshape(ref.shape)
@@ -132,4 +143,28 @@ def compare(
         worst_column=worst_col,
         outputs=what,
         rows_outside_schema=int((~checked.ok).sum()),
+        tied_disagreements=ties,
     )
+
+
+def _tied(
+    differ: np.ndarray, ref_labels: np.ndarray, got_labels: np.ndarray, classes, scores, tolerance: float
+) -> np.ndarray:
+    """Rows whose labels differ only because scikit-learn's scores for the two labels tie."""
+    tied = np.zeros(len(differ), dtype=bool)
+    if scores is None or not differ.any():
+        return tied
+    keys = {k: i for i, k in enumerate(label_key(np.asarray(classes)).tolist())}
+    for r in np.flatnonzero(differ):
+        i = keys.get(label_key(ref_labels[r : r + 1])[0])
+        j = keys.get(label_key(got_labels[r : r + 1])[0])
+        if i is None or j is None:
+            continue  # ONNX answered a label scikit-learn does not know: a real difference
+        if scores.shape[1] == len(classes):
+            a, b = scores[r, i], scores[r, j]
+        elif scores.shape[1] == 1:  # a binary decision score: the tie is at 0
+            a, b = scores[r, 0], 0.0
+        else:
+            continue
+        tied[r] = abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
+    return tied

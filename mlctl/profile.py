@@ -31,30 +31,42 @@ def bin_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:
     return counts / valid
 
 
-def histogram_edges(values: np.ndarray, bins: int) -> list[float]:
+def _quantiles(ordered: np.ndarray, qs: Any) -> np.ndarray:
+    """numpy's default (linear) quantiles of already sorted values, without another partition."""
+    import numpy as np
+
+    pos = np.asarray(qs, dtype="float64") * (len(ordered) - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def histogram_edges(values: np.ndarray, bins: int, *, ordered: np.ndarray | None = None) -> list[float]:
     """Quantile bin edges; a column with few distinct values gets one bin per value (cut at midpoints)."""
     import numpy as np
 
-    distinct = np.unique(values)
+    ordered = np.sort(values) if ordered is None else ordered
+    distinct = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
     if len(distinct) <= bins:
         cuts = (distinct[1:] + distinct[:-1]) / 2
     else:
-        cuts = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
-    return [float(values.min()), *map(float, cuts), float(values.max())]
+        cuts = np.unique(_quantiles(ordered, np.linspace(0, 1, bins + 1)[1:-1]))
+    return [float(ordered[0]), *map(float, cuts), float(ordered[-1])]
 
 
 def numeric_profile(numbers: np.ndarray, bins: int) -> dict[str, Any]:
     """Reference statistics of a numeric column's non-missing values."""
     import numpy as np
 
-    edges = histogram_edges(numbers, bins)
+    ordered = np.sort(numbers)  # one sort serves the quantiles, the distinct values and the edges
+    edges = histogram_edges(numbers, bins, ordered=ordered)
     return {
         "kind": "numeric",
-        "min": float(numbers.min()),
-        "max": float(numbers.max()),
+        "min": float(ordered[0]),
+        "max": float(ordered[-1]),
         "mean": float(numbers.mean()),
         "std": float(numbers.std()),
-        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, np.quantile(numbers, QUANTILES), strict=True)},
+        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, _quantiles(ordered, QUANTILES), strict=True)},
         "histogram": {"edges": edges, "shares": bin_shares(numbers, edges).tolist()},
     }
 

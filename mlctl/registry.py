@@ -98,7 +98,9 @@ def assignments(root: Path, name: str) -> list[Assignment]:
     for tag, commit, created, subject in _tags(root):
         m = STAGE_TAG.match(tag)
         if m and m["name"] == name:
-            found.append(Assignment(name, m["stage"], int(m["n"]), by_commit.get(commit), commit, tag, created, subject))
+            found.append(
+                Assignment(name, m["stage"], int(m["n"]), by_commit.get(commit), commit, tag, created, subject)
+            )
     return sorted(found, key=lambda a: (a.stage, a.n))
 
 
@@ -157,7 +159,9 @@ def find_version(root: Path, name: str, version: str) -> Version:
     """The registered version ``vX.Y.Z`` (or 'latest') of ``name``."""
     known = versions(root, name)
     if not known:
-        raise InputNotFoundError(f"model {name!r} has no registered versions", hint=f"run `mlctl registry register {name}`")
+        raise InputNotFoundError(
+            f"model {name!r} has no registered versions", hint=f"run `mlctl registry register {name}`"
+        )
     if version == "latest":
         return known[-1]
     wanted = version.removeprefix("v")
@@ -198,7 +202,9 @@ def rollback(root: Path, name: str, stage: str) -> Assignment:
     current = history[-1]
     previous = next((a for a in reversed(history[:-1]) if a.version and a.version != current.version), None)
     if previous is None:
-        raise InputNotFoundError(f"{name}#{stage} has no earlier version to roll back to", hint="see `mlctl registry history`")
+        raise InputNotFoundError(
+            f"{name}#{stage} has no earlier version to roll back to", hint="see `mlctl registry history`"
+        )
     target = find_version(root, name, previous.version or "")
     return _assign(root, target, stage, f"Rolling back {name} {stage} from v{current.version} to v{target.version}")
 
@@ -213,7 +219,9 @@ def resolve(root: Path, ref: str) -> Version:
         return find_version(root, name, what)
     stages = current_stages(root, name)
     if what not in stages:
-        raise InputNotFoundError(f"no version of {name} is in stage {what!r}", hint=f"stages: {', '.join(stages) or 'none'}")
+        raise InputNotFoundError(
+            f"no version of {name} is in stage {what!r}", hint=f"stages: {', '.join(stages) or 'none'}"
+        )
     return find_version(root, name, stages[what].version or "")
 
 

@@ -65,4 +65,3 @@ def _has_default(root: Path) -> bool:
 
     proc = subprocess.run([*dvc_executable(), "config", "core.remote"], cwd=root, capture_output=True, text=True)
     return proc.returncode == 0 and bool(proc.stdout.strip())
-

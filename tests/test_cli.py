@@ -8,11 +8,11 @@ import sys
 
 import pytest
 import typer
+from conftest import REPO, write_params
 from typer.testing import CliRunner
 
 from mlctl.cli import app
 from mlctl.errors import EXIT_CODES, EXIT_NOT_FOUND, EXIT_USAGE
-from conftest import REPO, write_params
 
 runner = CliRunner()
 
@@ -147,6 +147,6 @@ def test_repository_dvc_yaml_is_the_generated_one():
     from mlctl.dvcfile import render
 
     assert (REPO / "dvc.yaml").read_text() == render("classification"), (
-        "dvc.yaml is out of date: python -c \"from mlctl.dvcfile import render; "
+        'dvc.yaml is out of date: python -c "from mlctl.dvcfile import render; '
         "open('dvc.yaml','w').write(render('classification'))\""
     )

@@ -108,8 +108,18 @@ def test_monitor_flags_drifted_batch_then_retrain_produces_a_judged_candidate(ch
     assert {"dir", "hir"} & drifted
 
     before_rows = json.loads((root / "data/raw/manifest.json").read_text())["rows"]
-    proc = mlctl(root, "retrain", "--data", str(incoming / "batch.csv"), "--trigger", "drift",
-                 "--branch", "retrain/test", "--json", check=False)
+    proc = mlctl(
+        root,
+        "retrain",
+        "--data",
+        str(incoming / "batch.csv"),
+        "--trigger",
+        "drift",
+        "--branch",
+        "retrain/test",
+        "--json",
+        check=False,
+    )
     assert proc.returncode in (0, EXIT_GATE_REJECTED), proc.stdout + proc.stderr
     result = json.loads(proc.stdout.split("\n}\n")[0] + "\n}")
     assert result["branch"] == "retrain/test" and result["appended_rows"] == len(batch)

@@ -148,7 +148,7 @@ def test_export_writes_model_and_manifest(tmp_path: Path):
     root = write_trained_project(tmp_path, name="random_forest", n_classes=3)
     (root / "metrics").mkdir()
     (root / "metrics" / "evaluate.json").write_text(
-        json.dumps({"accuracy": 0.9, "f1_macro": 0.8, "rows": 100, "undefined": []})
+        json.dumps({"model": {"accuracy": 0.9, "f1_macro": 0.8}, "baseline": {"accuracy": 0.4}, "rows": 100})
     )
     result = runner.invoke(app, ["export", "-C", str(root), "--json"])
     assert result.exit_code == 0, result.output
@@ -204,6 +204,46 @@ def test_export_regression_manifest_and_table_output(tmp_path: Path):
     manifest = json.loads((root / "models" / "model.json").read_text())
     assert manifest["classes"] is None and manifest["parity"]["label_agreement"] is None
     assert manifest["outputs"][0]["name"] == "variable" and manifest["outputs"][0]["type"] == "values"
+
+
+def test_schema_covers_validation_when_the_model_was_refit_on_it(tmp_path: Path):
+    from mlctl.io import read_json, write_json, write_table
+
+    root = write_trained_project(tmp_path)
+    validation = model_frame(n=40, seed=5)
+    validation.loc[0, "region"] = "centre"
+    write_table(validation, root / "data" / "processed" / "validation.parquet")
+    report = read_json(root / "models" / "train.json")
+    write_json(root / "models" / "train.json", {**report, "refit_on": ["train", "validation"]})
+    assert runner.invoke(app, ["export", "-C", str(root)]).exit_code == 0
+    inputs = {i["name"]: i for i in json.loads((root / "models" / "model.json").read_text())["inputs"]}
+    assert "centre" in inputs["region"]["categories"]
+
+
+def test_forest_vote_ties_do_not_count_as_disagreements():
+    """100 trees: 50/100 votes tie; float32 sums in ONNX may break the tie the other way."""
+    df = model_frame(n=1000)
+    train, test = df.iloc[:700].reset_index(drop=True), df.iloc[700:].reset_index(drop=True)
+    # SMALL's 10 shallow trees rarely tie; a default-size forest does.
+    pipe, features = fit("random_forest", "classification", train, n_estimators=100, max_depth=None)
+    from mlctl.features import to_model_frame
+
+    trained = Trained(pipe, features, "classification", "target", ["no", "yes"], {})
+    _, manifest = export_model(trained, to_model_frame(train, features), to_model_frame(test, features), ExportParams())
+    p = manifest["parity"]
+    assert p["passed"] and p["disagreements"] == 0
+    assert p["tied_disagreements"] == round((1 - p["label_agreement"]) * p["rows"])
+
+
+def test_tie_detection_only_forgives_ties():
+    from mlctl.parity import _tied
+
+    classes = np.array(["a", "b", "c"])
+    scores = np.array([[0.5, 0.5, 0.0], [0.6, 0.4, 0.0], [0.2, 0.4, 0.4]])
+    ref, got = np.array(["a", "a", "b"]), np.array(["b", "b", "c"])
+    assert _tied(np.ones(3, bool), ref, got, classes, scores, 1e-6).tolist() == [True, False, True]
+    binary = np.array([[0.0], [0.3]])  # decision scores: a tie sits at 0
+    assert _tied(np.ones(2, bool), ref[:2], got[:2], classes[:2], binary, 1e-6).tolist() == [True, False]
 
 
 def test_binary_decision_scores_declare_one_column(tmp_path: Path):

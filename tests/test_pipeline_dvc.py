@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, git, make_frame, write_params
+from conftest import git, make_frame, write_params
 
 from mlctl.dvcfile import render
 from mlctl.errors import EXIT_GATE_REJECTED
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["collect", "validate", "prepare", "train", "evaluate", "gate", "export"]
+STAGES = ["collect", "validate", "prepare", "train", "evaluate", "gate", "export", "predict", "bundle"]
 
 
 def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -46,7 +46,10 @@ def pipeline_params(task: str) -> dict:
         "target": "target",
         "task": task,
         "collect": {"sources": [{"name": "data", "path": "data/sources/data.csv"}]},
-        "prepare": {"date_columns": ["signup"], "split": {"method": "random", "test_size": 0.25, "validation_size": 0.1}},
+        "prepare": {
+            "date_columns": ["signup"],
+            "split": {"method": "random", "test_size": 0.25, "validation_size": 0.1},
+        },
         "train": {
             "candidates": ["logistic_regression" if task == "classification" else "ridge", "random_forest"],
             "spaces": {"random_forest": {"n_estimators": [20], "max_depth": [4, 8]}},

@@ -18,7 +18,9 @@ runner = CliRunner()
 
 def commit_model(root: Path, passed: bool, note: str) -> str:
     (root / "reports").mkdir(exist_ok=True)
-    (root / "reports" / "gate.json").write_text(json.dumps({"passed": passed, "rules": [{"rule": "x", "passed": passed}]}))
+    (root / "reports" / "gate.json").write_text(
+        json.dumps({"passed": passed, "rules": [{"rule": "x", "passed": passed}]})
+    )
     (root / "models").mkdir(exist_ok=True)
     (root / "models" / "model.json").write_text(json.dumps({"note": note}))
     git(root, "add", "-A")
@@ -35,8 +37,10 @@ def repo(tmp_path: Path) -> Path:
 
 def tag_env(monkeypatch):
     for key, value in {
-        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
     }.items():
         monkeypatch.setenv(key, value)
 

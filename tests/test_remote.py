@@ -87,5 +87,7 @@ def test_endpoint_only_for_s3(tmp_path):
     git(tmp_path, "init", "-q")
     dvc(tmp_path, "init", "-q")
     write_params(tmp_path, {"target": "y", "collect": {"sources": [{"name": "s", "path": "a.csv"}]}})
-    result = runner.invoke(app, ["remote", "add", "x", "/tmp/somewhere", "--endpoint-url", "http://x", "-C", str(tmp_path)])
+    result = runner.invoke(
+        app, ["remote", "add", "x", "/tmp/somewhere", "--endpoint-url", "http://x", "-C", str(tmp_path)]
+    )
     assert result.exit_code == 2

@@ -15,7 +15,7 @@ from mlctl.cli import app
 from mlctl.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE, DataValidationError
 from mlctl.io import read_json, read_yaml
 from mlctl.params import load_params
-from mlctl.profile import psi
+from mlctl.profile import bin_shares, histogram_edges, psi
 from mlctl.project import Project
 from mlctl.schema import infer, load_schema, personal_columns, run_infer, save_schema
 from mlctl.stages import validate as validate_stage
@@ -213,6 +213,16 @@ def test_value_skew_beyond_tolerance_fails_unless_allowed(make_project):
     params = load_params(root / "params.yaml")
     result = validate(root, params)
     assert result.valid and any(f["exceeded"] for f in result.report["value_skew"])
+
+
+def test_bin_shares_match_a_binary_search():
+    x = np.random.default_rng(0).normal(size=1000)
+    x[:10] = np.nan
+    present = x[~np.isnan(x)]
+    edges = histogram_edges(present, 10)
+    expected = np.bincount(np.searchsorted(edges[1:-1], present, side="right"), minlength=len(edges) - 1)
+    assert np.allclose(bin_shares(x, edges), expected / len(present))
+    assert histogram_edges(np.array([0.0, 1.0, 1.0]), 10) == [0.0, 0.5, 1.0]  # one bin per distinct value
 
 
 def test_psi():

@@ -94,7 +94,7 @@ def score_partition(
     if part.fmt == "parquet":
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, pre_buffer=False)  # bounded memory, as in readers
         batches = pf.iter_batches(batch_size=chunk_rows, row_groups=list(part.row_groups or ()), columns=scorer.columns)
         tables = readers._rebatch(batches, chunk_rows)
     else:

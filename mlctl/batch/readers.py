@@ -214,7 +214,8 @@ def iter_tables(inputs: Inputs, features: list[str], columns: list[str], chunk_r
 def _parquet_batches(path: Path, columns: list[str], chunk_rows: int):
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    # pre_buffer (pyarrow's default) reads ahead without bound: memory would grow with the file
+    pf = pq.ParquetFile(path, pre_buffer=False)
     yield from pf.iter_batches(batch_size=chunk_rows, columns=columns)
 
 

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "monitor",
     "retrain",
     "report",
+    "smoke",
     "registry",
     "remote",
 ]

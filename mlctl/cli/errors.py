@@ -41,7 +41,7 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
-        except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
+        except Exception as exc:  # the one place errors become exit codes
             if type(exc).__module__.startswith("click"):
                 raise  # usage errors: typer/click print them and exit 2
             raise typer.Exit(report(exc, as_json=bool(kwargs.get("as_json")))) from None

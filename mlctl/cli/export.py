@@ -38,7 +38,8 @@ def export(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
         ["parity rows", p["rows"]],
     ]
     if p["label_agreement"] is not None:
-        rows.append(["label agreement", f"{p['label_agreement']:.4%} (≥ {p['min_label_agreement']:.4%})"])
+        ties = f", {p['tied_disagreements']} tie(s) broken the other way" if p["tied_disagreements"] else ""
+        rows.append(["label agreement", f"{p['label_agreement']:.4%} (need ≥ {p['min_label_agreement']:.4%}{ties})"])
     rows.append([f"max {p['outputs']} diff", f"{p['max_abs_diff']:.3g} (tolerance {p['tolerance']:g})"])
     if p["rows_outside_schema"]:
         rows.append(["rows serving would reject", p["rows_outside_schema"]])

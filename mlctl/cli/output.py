@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay greppable: no hard wraps
 
 
 def print_json(data: Any) -> None:

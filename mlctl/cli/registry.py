@@ -9,8 +9,9 @@ import typer
 from mlctl.cli.common import JsonOpt, ProjectOpt
 from mlctl.cli.errors import handled
 
-registry_app = typer.Typer(help="Register, promote and roll back model versions (git tags, GTO conventions).",
-                           no_args_is_help=True)
+registry_app = typer.Typer(
+    help="Register, promote and roll back model versions (git tags, GTO conventions).", no_args_is_help=True
+)
 PushOpt = typer.Option(False, "--push", help="Push the new tag to origin (CI/CD acts on pushed tags).")
 
 
@@ -102,8 +103,13 @@ def show(name: str = typer.Argument(...), project_dir: Path = ProjectOpt, as_jso
     if as_json:
         print_json({"name": name, "versions": rows})
     else:
-        out.print(table(f"model {name}", ["version", "commit", "stages", "created"],
-                        [[r["version"], r["commit"], ", ".join(r["stages"]), r["created"]] for r in rows]))
+        out.print(
+            table(
+                f"model {name}",
+                ["version", "commit", "stages", "created"],
+                [[r["version"], r["commit"], ", ".join(r["stages"]), r["created"]] for r in rows],
+            )
+        )
 
 
 @registry_app.command("history")

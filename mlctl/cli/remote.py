@@ -45,7 +45,9 @@ def list_(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     if as_json:
         print_json([r.__dict__ for r in remotes])
     else:
-        out.print(table("remotes", ["name", "url", "default"], [[r.name, r.url, "yes" if r.default else ""] for r in remotes]))
+        out.print(
+            table("remotes", ["name", "url", "default"], [[r.name, r.url, "yes" if r.default else ""] for r in remotes])
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -28,23 +28,34 @@ def retrain(
 
     project, params = load(project_dir)
     with RichProgress() as bar:
-        result = run(params.retrain, params.collect, project, data=data, trigger=trigger, branch=branch,
-                     if_advised=if_advised, progress=bar)
+        result = run(
+            params.retrain,
+            params.collect,
+            project,
+            data=data,
+            trigger=trigger,
+            branch=branch,
+            if_advised=if_advised,
+            progress=bar,
+        )
     if as_json:
         print_json(result.to_dict())
     elif result.skipped:
         ok(result.skipped)
     else:
         out.print(f"rows: {result.rows_before} → {result.rows_after} (+{result.appended_rows} appended)")
-        rows = [[m, b, a, (a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None]
-                for m, b, a in result.metric_changes()]
+        rows = [
+            [m, b, a, (a - b) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None]
+            for m, b, a in result.metric_changes()
+        ]
         out.print(table("metrics: champion → candidate", ["metric", "before", "after", "change"], rows))
         ok(f"committed {result.commit[:8] if result.commit else '?'} on branch {result.branch}; open a pull request")
     if result.gate_passed is False:
         if not as_json:
             warn(f"the gate rejected the candidate: {', '.join(result.gate_failures)}")
-        raise GateRejectedError(f"candidate on {result.branch} rejected ({', '.join(result.gate_failures)})",
-                                where="reports/gate.json")
+        raise GateRejectedError(
+            f"candidate on {result.branch} rejected ({', '.join(result.gate_failures)})", where="reports/gate.json"
+        )
 
 
 def register(app: typer.Typer) -> None:

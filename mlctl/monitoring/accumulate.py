@@ -178,7 +178,7 @@ class Accumulator:
         """
         import pandas as pd
 
-        from mlctl.runtime import _categorical, _numeric
+        from mlctl.inputs import categorical_values, numeric_values
 
         bad = np.zeros(n, dtype=bool)
         for spec in self.model.inputs:
@@ -186,12 +186,12 @@ class Accumulator:
                 continue
             col = chunk[spec.name]
             if spec.kind == "numeric":
-                _, problems = _numeric(col.to_numpy(dtype=None if col.dtype.kind in "fiub" else object), spec)
+                _, problems = numeric_values(col.to_numpy(dtype=None if col.dtype.kind in "fiub" else object), spec)
             elif pd.api.types.is_string_dtype(col.dtype) and not pd.api.types.is_object_dtype(col.dtype):
                 missing = codes[spec.name] == self.ref.bins[spec.name].missing_bin
                 problems = [("missing value not allowed", missing)] if not spec.nullable and missing.any() else []
             else:
-                _, problems = _categorical(col.to_numpy(dtype=object), spec, None, "missing")
+                _, problems = categorical_values(col.to_numpy(dtype=object), spec, None, "missing")
             for message, mask in problems:
                 self.invalid[f"{spec.name}: {message}"] += int(mask.sum())
                 bad |= mask

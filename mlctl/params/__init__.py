@@ -20,22 +20,22 @@ from mlctl.params.evaluate import EvaluateParams
 from mlctl.params.export import ExportParams
 from mlctl.params.gate import GateParams
 from mlctl.params.monitor import MonitorParams
-from mlctl.params.retrain import RetrainParams
 from mlctl.params.predict import PredictParams
 from mlctl.params.prepare import PrepareParams
 from mlctl.params.report import ReportParams
+from mlctl.params.retrain import RetrainParams
 from mlctl.params.serve import ServeParams
 from mlctl.params.train import TrainParams
 from mlctl.params.validate import ValidateParams
 
 __all__ = [
+    "STAGES",
     "Common",
     "Params",
     "Section",
     "Source",
     "load_params",
     "parse_params",
-    "STAGES",
 ]
 
 Task = Literal["classification", "regression"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import logging
 import os
@@ -72,8 +73,12 @@ def _lifespan(ctx: Context):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         ctx.state.warm_up()
+        # everything loaded so far lives as long as the process: keep it out of the GC's scans,
+        # or full collections over FastAPI's and onnxruntime's objects stall requests
+        gc.collect()
+        gc.freeze()
         if ctx.log is not None:
-            ctx.log.start()
+            ctx.log.start(ctx.state.served)
         restore = _hook_signals(ctx, asyncio.get_running_loop())
         try:
             yield

@@ -13,7 +13,8 @@ import math
 
 import numpy as np
 
-from mlctl.runtime import MISSING_CATEGORY, Checked, OnnxModel
+from mlctl.inputs import MISSING_CATEGORY
+from mlctl.runtime import Checked, OnnxModel
 
 SMALL = 32  # rows; above this the vectorised runtime check is faster
 

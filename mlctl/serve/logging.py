@@ -61,7 +61,17 @@ class RequestLog:
         self._seq = 0
         self._thread = threading.Thread(target=self._run, name="mlctl-request-log", daemon=True)
 
-    def start(self) -> None:
+    def start(self, served: Any) -> None:
+        """Import pyarrow and build one table from the warm-up example, then start the writer.
+
+        Done before the service reports ready: a first import inside the writer thread would
+        hold the GIL for a second or more and stall the requests being served.
+        """
+        import pyarrow.parquet  # noqa: F401
+
+        checked = served.model.check_records([served.example], unknown="missing")
+        pred = served.model.predict_checked(checked)
+        to_table([Entry(served, "warm-up", "", time.time(), 0.0, checked.feeds, None, pred.labels, pred.probabilities)])
         self._thread.start()
 
     def submit(self, entry: Entry) -> None:
@@ -105,9 +115,6 @@ class RequestLog:
                 start = i
 
     def _write(self, entries: list[Entry]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         if not entries:
             return
         served = entries[0].served
@@ -120,7 +127,6 @@ class RequestLog:
         self.written += table.num_rows
         if self._file_rows >= self.max_rows:
             self._rotate()
-        del pa, pq
 
     def _open(self, version: str, schema: Any) -> None:
         import pyarrow.parquet as pq

@@ -83,7 +83,7 @@ def combine(parts: list[SourceData], params: CollectParams) -> pd.DataFrame:
     return joined
 
 
-def check_combined(df: pd.DataFrame, target: str) -> list[str]:
+def check_combined(df: pd.DataFrame, target: str, nulls: dict[str, int]) -> list[str]:
     """Refuse data without the target; return warnings (all-null columns)."""
     from mlctl.cleaning import nearest
 
@@ -93,20 +93,21 @@ def check_combined(df: pd.DataFrame, target: str) -> list[str]:
             where="params.yaml: target",
             hint=f"set `target:` in params.yaml or fix the sources; {nearest(target, list(df.columns))}",
         )
-    from mlctl.profile import null_counts
-
-    return [f"column {c!r} is entirely null" for c, k in null_counts(df).items() if k == len(df)]
+    return [f"column {c!r} is entirely null" for c, k in nulls.items() if k == len(df)]
 
 
 def manifest(
-    df: pd.DataFrame, parts: list[SourceData], params: CollectParams, digest: str, warnings: list[str]
+    df: pd.DataFrame,
+    parts: list[SourceData],
+    params: CollectParams,
+    digest: str,
+    *,
+    nulls: dict[str, int],
+    warnings: list[str],
 ) -> dict:
     """The manifest written beside the data."""
     from mlctl import __version__
 
-    from mlctl.profile import null_counts
-
-    nulls = null_counts(df)
     return {
         "rows": len(df),
         "columns": [{"name": c, "dtype": str(t), "nulls": nulls[c]} for c, t in df.dtypes.items()],
@@ -124,6 +125,7 @@ def manifest(
 def run(params: CollectParams, common: Common, project: Project, progress: Progress | None = None) -> CollectResult:
     """Read every source, combine, check the target, then write data + manifest atomically."""
     from mlctl.io import frame_hash, write_json
+    from mlctl.profile import null_counts
     from mlctl.sources import normalise, read_source
 
     started = time.perf_counter()
@@ -140,9 +142,10 @@ def run(params: CollectParams, common: Common, project: Project, progress: Progr
     progress.done()
     df = combine(parts, params)
     df, notes = normalise(df, "combined data") if len(parts) > 1 else (df, [])
-    warnings = [w for p in parts for w in p.warnings] + notes + check_combined(df, common.target)
+    nulls = null_counts(df)
+    warnings = [w for p in parts for w in p.warnings] + notes + check_combined(df, common.target, nulls)
     digest = frame_hash(df)
-    info = manifest(df, parts, params, digest, warnings)
+    info = manifest(df, parts, params, digest, nulls=nulls, warnings=warnings)
     # Only now, with every source read and checked, is anything written.
     _write_data(df, parts, output)
     write_json(manifest_path, info)

@@ -23,14 +23,9 @@ if TYPE_CHECKING:
     from mlctl.params import Common
     from mlctl.params.export import ExportParams
 
-PACKAGES = {
-    "mlctl": "mlctl",
-    "sklearn": "scikit-learn",
-    "skl2onnx": "skl2onnx",
-    "onnx": "onnx",
-    "onnxruntime": "onnxruntime",
-    "numpy": "numpy",
-}
+# What produced and runs the model: name in the manifest → distribution name.
+PACKAGES = {"mlctl": "mlctl", "sklearn": "scikit-learn", "skl2onnx": "skl2onnx", "onnx": "onnx"}
+PACKAGES.update({"onnxruntime": "onnxruntime", "numpy": "numpy"})
 
 
 @dataclass
@@ -124,10 +119,17 @@ def package_versions() -> dict[str, str | None]:
 
 
 def numeric_metrics(data: Any) -> dict[str, float]:
-    """The scalar metrics of metrics/evaluate.json (nested reports are left out)."""
+    """The model's scalar test metrics from metrics/evaluate.json (its "model" section, plus rows)."""
     if not isinstance(data, dict):
         return {}
-    return {k: v for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    def scalars(d: dict) -> dict[str, float]:
+        return {k: v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    found = scalars(data)
+    if isinstance(data.get("model"), dict):  # evaluate writes {model: {...}, baseline: {...}, rows}
+        found = {**scalars(data["model"]), **({"rows": data["rows"]} if "rows" in found else {})}
+    return found
 
 
 def export_model(

@@ -92,9 +92,9 @@ def append_rows(project: Project, source: Source, new_path: Path) -> int:
         raise DataError("the new data has no rows", where=str(new_path))
     old = read_table(path)
     if set(new.columns) != set(old.columns):
+        missing, extra = sorted(set(old.columns) - set(new.columns)), sorted(set(new.columns) - set(old.columns))
         raise DataError(
-            f"new data columns differ from source {source.name!r}: "
-            f"missing {sorted(set(old.columns) - set(new.columns))}, extra {sorted(set(new.columns) - set(old.columns))}",
+            f"new data columns differ from source {source.name!r}: missing {missing}, extra {extra}",
             where=str(new_path),
         )
     write_table(pd.concat([old, new[old.columns]], ignore_index=True), path)

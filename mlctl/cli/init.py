@@ -1,0 +1,92 @@
+"""`mlctl init DIR --data FILE --target COLUMN`: a new, ready-to-run project."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from mlctl.cli.common import JsonOpt
+from mlctl.cli.errors import handled
+
+
+def _interactive() -> bool:
+    """Prompts only for a person at a terminal: never in CI, pipes or tests."""
+    return sys.stdin.isatty()
+
+
+def _show(analysis) -> None:
+    from mlctl.cli.output import out, table
+
+    info = analysis.target_info
+    out.print(f"[bold]{analysis.data}[/bold]: {analysis.rows:,} rows, {analysis.columns} columns")
+    balance = ""
+    if info.task == "classification":
+        minority = f", minority {info.minority_share:.0%}" if info.minority_share else ""
+        balance = f", {info.n_classes} classes{minority}"
+    out.print(f"target [bold]{analysis.target}[/bold] → {info.task} ({info.reason}{balance})")
+    rows = [[r.name, r.kind, r.role, r.where or "feature", r.reason] for r in analysis.roles]
+    out.print(table("columns", ["column", "kind", "role", "goes to", "why"], rows))
+
+
+def _ask(analysis, task: str | None, exclude: list[str], keep: list[str]):
+    """Let a person at a terminal confirm or change the task and the excluded columns."""
+    from mlctl.stages.init import analyse
+
+    info = analysis.target_info
+    if task is None:
+        chosen = typer.prompt("Task", default=info.task, type=typer.Choice(["classification", "regression"]))
+        if chosen != info.task:
+            task = chosen
+            analysis = analyse(analysis.data, analysis.target, task=task, exclude=exclude, keep=keep)
+    names = [r.name for r in analysis.excluded]
+    if names and not typer.confirm(f"Exclude {', '.join(names)} from the features?", default=True):
+        answer = typer.prompt("Columns to exclude (comma-separated, empty for none)", default="", show_default=False)
+        wanted = {a.strip() for a in answer.split(",") if a.strip()}
+        exclude = sorted(set(exclude) | wanted)
+        keep = sorted(set(keep) | (set(names) - wanted))
+        analysis = analyse(analysis.data, analysis.target, task=task, exclude=exclude, keep=keep)
+    return analysis
+
+
+@handled
+def init(
+    directory: Path = typer.Argument(..., help="The new project's directory (created; must be empty if it exists)."),
+    data: Path = typer.Option(..., "--data", "-d", help="CSV, Parquet or JSON-lines data: copied, tracked by DVC."),
+    target: str = typer.Option(..., "--target", "-t", help="The column to predict."),
+    task: str = typer.Option(None, "--task", help="classification or regression (default: inferred from the target)."),
+    exclude: list[str] = typer.Option(None, "--exclude", "-x", help="Never use this column as a feature (repeatable)."),
+    keep: list[str] = typer.Option(None, "--keep", help="Keep this column as a feature even if it looks unusable."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Accept what was inferred without asking."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny search and evaluation budgets (a fast first run)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a project from one data file: git + DVC, params.yaml, schema, dvc.yaml, README and CI workflows."""
+    from mlctl.cli.output import RichProgress, ok, out, print_json, warn
+    from mlctl.errors import ConfigError
+    from mlctl.stages.init import analyse, check_directory, create
+
+    if task is not None and task not in ("classification", "regression"):
+        raise ConfigError(f"--task must be classification or regression, not {task!r}")
+    exclude, keep = list(exclude or []), list(keep or [])
+    check_directory(directory)  # before reading a large file
+    analysis = analyse(data, target, task=task, exclude=exclude, keep=keep)
+    if not as_json:
+        _show(analysis)
+    if _interactive() and not yes and not as_json:
+        analysis = _ask(analysis, task, exclude, keep)
+    if as_json:
+        result = create(directory, analysis, quick=quick)
+        print_json(result.to_dict())
+        return
+    with RichProgress() as bar:
+        result = create(directory, analysis, progress=bar, quick=quick)
+    for message in result.warnings:
+        warn(message)
+    ok(f"created {result.directory} ({len(result.files)} files in git, commit {result.commit[:8]})")
+    out.print(f"next: cd {directory} && mlctl run   # then: mlctl serve")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)

@@ -1,0 +1,28 @@
+"""params.yaml `report:` — what the pull-request report compares and where it is written."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlctl.params.base import Section
+
+
+class ReportParams(Section):
+    """Inputs, outputs and limits of `mlctl report` (this revision against a base revision)."""
+
+    base: str | None = None  # default: origin/main, else main, else HEAD~1; `--base` overrides
+    output: str = "reports/pr.md"  # images go to a folder of the same name beside it (reports/pr/)
+    metrics: str = "metrics/evaluate.json"  # shown in full; other dvc.yaml metrics files show what changed
+    plots_dir: str = "plots"  # DVC plot data (plots/*.csv) written by evaluate
+    gate_report: str = "reports/gate.json"
+    validation_report: str = "reports/validation.json"
+    train_report: str = "models/train.json"  # packages and data hash recorded at training time
+    raw_manifest: str = "data/raw/manifest.json"  # source fingerprints recorded by collect
+    perf: str = "metrics/perf.json"  # written by benchmarks/bench_ci_micro.py
+    perf_tolerance: float = Field(default=0.15, ge=0)  # relative change in timings treated as noise
+    train_data: str = "data/processed/train.parquet"  # drift: this revision's against the base's
+    drift_psi_threshold: float = Field(default=0.2, gt=0)
+    drift_p_value: float = Field(default=0.01, gt=0, lt=1)
+    drift_bins: int = Field(default=10, ge=2, le=100)
+    max_rows: int = Field(default=40, ge=5)  # rows per table in the Markdown; the rest is summarised
+    timeout: float = Field(default=30, gt=0)  # seconds, for dvc subprocesses and each GitHub request
