@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlctl import errors
-from mlctl.errors import ExternalError, InputNotFoundError, MlctlError
+from mlctl.errors import ConfigError, ExternalError, InputNotFoundError, MlctlError
 from mlctl.progress import NoProgress, Progress
 from mlctl.project import Project
 
@@ -72,6 +72,28 @@ def stage_names(project: Project) -> list[str]:
     return list((read_yaml(path) or {}).get("stages", {}))
 
 
+def missing_params(project: Project) -> list[str]:
+    """Params keys that dvc.yaml stages depend on but params.yaml lacks (DVC refuses to run then)."""
+    from mlctl.io import read_yaml
+
+    stages = (read_yaml(project.root / "dvc.yaml") or {}).get("stages", {})
+    params = read_yaml(project.params_path) or {}
+    missing = []
+    for stage in stages.values():
+        for key in stage.get("params", []):
+            if not isinstance(key, str):
+                continue  # {file: [keys]} entries name other files: DVC checks those itself
+            node: object = params
+            for part in key.split("."):
+                node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+            if node is _ABSENT and key not in missing:
+                missing.append(key)
+    return missing
+
+
+_ABSENT = object()
+
+
 def dvc_executable() -> list[str]:
     """The command that runs DVC: the `dvc` beside this Python, else on PATH."""
     local = Path(sys.executable).with_name("dvc")
@@ -92,6 +114,15 @@ def run_pipeline(
     unknown = [t for t in targets if t not in known]
     if unknown:
         raise InputNotFoundError(f"no such stage(s) {unknown} in dvc.yaml", hint=f"stages are: {', '.join(known)}")
+    missing = missing_params(project)
+    if missing:
+        raise ConfigError(
+            f"dvc.yaml stages depend on params {missing}, which params.yaml does not have",
+            where=str(project.params_path),
+            hint="DVC needs every listed key to exist: add e.g. `"
+            + missing[0].split(".")[0]
+            + ": {}` (the defaults apply; `mlctl params show` prints them)",
+        )
     cmd = [*dvc_executable(), "repro", *targets, *(["--force"] if force else [])]
     result = RunResult(stages=[StageOutcome(n) for n in known])
     by_name = {s.name: s for s in result.stages}

@@ -251,3 +251,19 @@ def fetch_artifacts(root: Path, version: Version, dest: Path, paths: tuple[str, 
 
         out.append(write_bytes(target, data))
     return out
+
+
+MODEL_FILES = ("models/model.onnx", "models/model.json")
+
+
+def materialise(root: Path, ref: str) -> tuple[Path, Path]:
+    """Fetch the ONNX model and manifest of a registry reference into .mlctl/registry/; return their paths.
+
+    The sha256 in the manifest is still checked when the model is loaded.
+    """
+    version = resolve(root, ref)
+    dest = root / ".mlctl" / "registry" / version.name / f"v{version.version}"
+    model, manifest = dest / "model.onnx", dest / "model.json"
+    if not (model.exists() and manifest.exists()):
+        fetch_artifacts(root, version, dest, MODEL_FILES)
+    return model, manifest

@@ -40,23 +40,62 @@ def slices(recall_yes: float) -> dict:
 
 def gate(passed: bool) -> dict:
     rules = [
-        {"rule": "threshold", "metric": "roc_auc", "value": 0.81, "limit": 0.75, "passed": True, "skipped": False,
-         "detail": "roc_auc 0.81 >= 0.75 (minimum)"},
-        {"rule": "threshold", "metric": "accuracy", "value": 0.79, "limit": 0.8, "passed": passed, "skipped": False,
-         "detail": "accuracy 0.79 vs 0.8 | minimum"},
-        {"rule": "champion", "metric": "roc_auc", "value": None, "limit": None, "passed": True, "skipped": True,
-         "detail": "champion 'main' skipped: no metrics"},
+        {
+            "rule": "threshold",
+            "metric": "roc_auc",
+            "value": 0.81,
+            "limit": 0.75,
+            "passed": True,
+            "skipped": False,
+            "detail": "roc_auc 0.81 >= 0.75 (minimum)",
+        },
+        {
+            "rule": "threshold",
+            "metric": "accuracy",
+            "value": 0.79,
+            "limit": 0.8,
+            "passed": passed,
+            "skipped": False,
+            "detail": "accuracy 0.79 vs 0.8 | minimum",
+        },
+        {
+            "rule": "champion",
+            "metric": "roc_auc",
+            "value": None,
+            "limit": None,
+            "passed": True,
+            "skipped": True,
+            "detail": "champion 'main' skipped: no metrics",
+        },
     ]
     return {"passed": passed, "candidate": "logistic_regression", "primary_metric": "roc_auc", "rules": rules}
 
 
 def validation(valid: bool) -> dict:
-    skew = [] if valid else [
-        {"column": "x2", "check": "null rate increase", "skew": "value", "kind": "null_rate", "value": 0.3,
-         "threshold": 0.1, "exceeded": True}
-    ]
-    return {"valid": valid, "rows": 400, "columns": 8, "schema_skew": [], "value_skew": skew,
-            "summary": {"schema_skew": 0, "value_skew": len(skew), "value_skew_exceeded": len(skew)}, "warnings": []}
+    skew = (
+        []
+        if valid
+        else [
+            {
+                "column": "x2",
+                "check": "null rate increase",
+                "skew": "value",
+                "kind": "null_rate",
+                "value": 0.3,
+                "threshold": 0.1,
+                "exceeded": True,
+            }
+        ]
+    )
+    return {
+        "valid": valid,
+        "rows": 400,
+        "columns": 8,
+        "schema_skew": [],
+        "value_skew": skew,
+        "summary": {"schema_skew": 0, "value_skew": len(skew), "value_skew_exceeded": len(skew)},
+        "warnings": [],
+    }
 
 
 def train_json(sklearn: str) -> dict:
@@ -69,8 +108,10 @@ def manifest(fingerprint: str, rows: int) -> dict:
 
 
 def perf(p50: float, rows_per_s: float) -> dict:
-    return {"single_row": {"p50_ms": p50, "p95_ms": p50 * 2, "rows_per_s": 1000 / p50},
-            "batch": {"rows": 10000, "median_ms": 10000 / rows_per_s * 1000, "rows_per_s": rows_per_s}}
+    return {
+        "single_row": {"p50_ms": p50, "p95_ms": p50 * 2, "rows_per_s": 1000 / p50},
+        "batch": {"rows": 10000, "median_ms": 10000 / rows_per_s * 1000, "rows_per_s": rows_per_s},
+    }
 
 
 def roc(shift: float) -> str:
@@ -93,7 +134,8 @@ def write_revision(root: Path, *, acc, auc, loss, recall, passed, valid, sklearn
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(json.dumps(doc, indent=2))
     params = {
-        "seed": 0, "target": "target",
+        "seed": 0,
+        "target": "target",
         "collect": {"sources": [{"name": "data", "path": "data/sources/data.csv"}]},
         "train": {"search": {"n_iter": n_iter, "cv": 3}},
     }
@@ -110,10 +152,34 @@ def write_revision(root: Path, *, acc, auc, loss, recall, passed, valid, sklearn
     (plots / "feature_importance.csv").write_text("feature,importance,std\nx1,0.2,0.01\ncolour,0.05,0.01\n")
 
 
-BASE = dict(acc=0.82, auc=0.80, loss=0.45, recall=0.6, passed=True, valid=True, sklearn="1.5.0", fp="a" * 64,
-            p50=1.0, rps=200_000.0, n_iter=4, roc_shift=0.0)
-HEAD = dict(acc=0.79, auc=0.85, loss=0.40, recall=0.6, passed=False, valid=False, sklearn="1.9.1", fp="b" * 64,
-            p50=2.0, rps=210_000.0, n_iter=8, roc_shift=0.1)
+BASE = dict(
+    acc=0.82,
+    auc=0.80,
+    loss=0.45,
+    recall=0.6,
+    passed=True,
+    valid=True,
+    sklearn="1.5.0",
+    fp="a" * 64,
+    p50=1.0,
+    rps=200_000.0,
+    n_iter=4,
+    roc_shift=0.0,
+)
+HEAD = dict(
+    acc=0.79,
+    auc=0.85,
+    loss=0.40,
+    recall=0.6,
+    passed=False,
+    valid=False,
+    sklearn="1.9.1",
+    fp="b" * 64,
+    p50=2.0,
+    rps=210_000.0,
+    n_iter=8,
+    roc_shift=0.1,
+)
 
 
 def two_commit_project(root: Path) -> Path:
@@ -177,8 +243,13 @@ class FakeGitHub:
                 length = int(self.headers.get("Content-Length") or 0)
                 payload = json.loads(self.rfile.read(length)) if length else None
                 fake.requests.append(
-                    {"method": method, "path": url.path, "query": parse_qs(url.query),
-                     "auth": self.headers.get("Authorization"), "body": payload}
+                    {
+                        "method": method,
+                        "path": url.path,
+                        "query": parse_qs(url.query),
+                        "auth": self.headers.get("Authorization"),
+                        "body": payload,
+                    }
                 )
                 if fake.status:
                     return self._reply(fake.status, {"message": "Bad credentials"})
@@ -194,8 +265,11 @@ class FakeGitHub:
                         headers["Link"] = f'<{fake.url}{listing}?per_page={per}&page={page + 1}>; rel="next"'
                     return self._reply(200, chunk, headers)
                 if method == "POST" and url.path == listing:
-                    comment = {"id": 1000 + len(fake.comments), "body": payload["body"],
-                               "html_url": f"https://github.invalid/o/r/pull/{fake.number}#c"}
+                    comment = {
+                        "id": 1000 + len(fake.comments),
+                        "body": payload["body"],
+                        "html_url": f"https://github.invalid/o/r/pull/{fake.number}#c",
+                    }
                     fake.comments.append(comment)
                     return self._reply(201, comment)
                 if method == "PATCH" and url.path.startswith("/repos/o/r/issues/comments/"):

@@ -280,7 +280,7 @@ def test_excluded_columns_are_listed_with_reasons_and_never_model_inputs(project
     text = (root / "params.yaml").read_text()
     params = yaml.safe_load(text)
     excluded = [r for r in report["analysis"]["roles"] if r["excluded"]]
-    assert len(excluded) >= (3 if case == "parquet" else 5)
+    assert len(excluded) >= (2 if case == "parquet" else 5)
     inputs = {i["name"] for i in json.loads((root / "models/model.json").read_text())["inputs"]}
     listed = set(params["prepare"]["drop_columns"]) | set(params["train"]["forbidden"])
     for role in excluded:

@@ -57,6 +57,11 @@ def pipeline_params(task: str) -> dict:
         },
         "evaluate": {"slices": ["region"], "sensitive": "region", "bootstrap": 20, "permutation_repeats": 1},
         "gate": {"thresholds": {"roc_auc": {"min": 0.6}} if task == "classification" else {"r2": {"min": 0.3}}},
+        # every section dvc.yaml lists must exist in params.yaml (DVC's rule); {} takes the defaults
+        "validate": {"personal_data": []},
+        "export": {},
+        "predict": {},
+        "bundle": {},
     }
     if task == "classification":
         params["prepare"]["split"]["method"] = "stratified"
@@ -73,7 +78,17 @@ def make_repo(root: Path, task: str) -> Path:
     # The schema is a reviewed, committed file: a person makes it once from reference data.
     mlctl(root, "collect")
     mlctl(root, "schema", "infer")
-    git(root, "add", "-A")
+    git(
+        root,
+        "add",
+        "params.yaml",
+        "dvc.yaml",
+        ".dvc",
+        ".dvcignore",
+        "data/sources",
+        "data/schema.yaml",
+        "data/profile.json",
+    )
     git(root, "commit", "-qm", "project")
     return root
 
@@ -126,6 +141,14 @@ def test_changing_one_stage_params_reruns_only_it_and_descendants(classification
     ran = ran_stages(out)
     assert ran[0] == "evaluate"
     assert not {"collect", "validate", "prepare", "train"} & set(ran)
+
+
+def test_run_names_params_sections_dvc_needs(tmp_path):
+    (tmp_path / "dvc.yaml").write_text(render("classification"))
+    write_params(tmp_path, {"target": "y", "collect": {"sources": [{"name": "s", "path": "a.csv"}]}})
+    proc = mlctl(tmp_path, "run", check=False)
+    assert proc.returncode == 2
+    assert "validate" in proc.stderr and "validate: {}" in proc.stderr
 
 
 def test_gate_rejection_stops_repro_before_export(classification_repo):

@@ -38,7 +38,12 @@ def _event(tmp_path: Path, number: int = 7) -> Path:
 
 
 def _env(fake: FakeGitHub, event: Path, token: str = "tok") -> dict[str, str]:
-    return {"GITHUB_TOKEN": token, "GITHUB_REPOSITORY": "o/r", "GITHUB_EVENT_PATH": str(event), "GITHUB_API_URL": fake.url}
+    return {
+        "GITHUB_TOKEN": token,
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_API_URL": fake.url,
+    }
 
 
 # -- pure pieces ---------------------------------------------------------------------------
@@ -62,7 +67,9 @@ def test_direction_and_verdicts():
 def test_flatten_keeps_labelled_lists_and_param_diff():
     flat = flatten_metrics({"slices": [{"column": "c", "value": "x", "metrics": {"f1": 0.5}}], "ok": True, "n": 3})
     assert flat == {"slices[c=x].metrics.f1": 0.5, "n": 3.0}  # booleans are not metrics
-    rows = {r.key: r for r in param_rows({"a": {"b": 1, "l": [1, 2]}, "gone": 1}, {"a": {"b": 2, "l": [1, 2]}, "new": 3})}
+    rows = {
+        r.key: r for r in param_rows({"a": {"b": 1, "l": [1, 2]}, "gone": 1}, {"a": {"b": 2, "l": [1, 2]}, "new": 3})
+    }
     assert set(rows) == {"a.b", "gone", "new"}
     assert (rows["a.b"].base, rows["a.b"].this, rows["gone"].change, rows["new"].change) == (1, 2, "removed", "added")
 
@@ -78,7 +85,11 @@ def test_report_against_base_branch(tmp_path):
     assert result.output == "reports/pr.md"
     rows = {r["key"]: MetricRow(**r) for r in data["metrics"][0]["rows"]}
     assert data["metrics"][0]["file"] == "metrics/evaluate.json"
-    assert (rows["model.roc_auc"].base, rows["model.roc_auc"].this, rows["model.roc_auc"].verdict) == (0.8, 0.85, "better")
+    assert (rows["model.roc_auc"].base, rows["model.roc_auc"].this, rows["model.roc_auc"].verdict) == (
+        0.8,
+        0.85,
+        "better",
+    )
     assert rows["model.accuracy"].verdict == "worse"
     assert rows["model.log_loss"].verdict == "better"
     assert rows["model.f1"].verdict == "same"
@@ -99,7 +110,11 @@ def test_report_against_base_branch(tmp_path):
     assert "Not compared:" in text  # drift unavailable is said, not a failure
     assert "accuracy 0.79 vs 0.8 \\| minimum" in text  # a pipe inside a cell is escaped
     assert {p.name for p in (root / "reports/pr").iterdir()} == {
-        "roc.png", "precision_recall.png", "calibration.png", "confusion.png", "feature_importance.png"
+        "roc.png",
+        "precision_recall.png",
+        "calibration.png",
+        "confusion.png",
+        "feature_importance.png",
     }
     assert all(f["with_base"] for f in data["figures"])
 
@@ -201,8 +216,13 @@ def test_training_data_drift_through_dvc(tmp_path):
     path.parent.mkdir(parents=True)
 
     def frame(shift: float) -> pd.DataFrame:
-        return pd.DataFrame({"x1": rng.normal(shift, 1, 400), "colour": rng.choice(["red", "blue"], 400),
-                             "target": rng.choice(["yes", "no"], 400)})
+        return pd.DataFrame(
+            {
+                "x1": rng.normal(shift, 1, 400),
+                "colour": rng.choice(["red", "blue"], 400),
+                "target": rng.choice(["yes", "no"], 400),
+            }
+        )
 
     frame(0.0).to_parquet(path)
     with Repo(str(root)) as repo:
@@ -216,6 +236,11 @@ def test_training_data_drift_through_dvc(tmp_path):
     assert drift["drifted"] == ["x1"]
     assert {f["feature"] for f in drift["features"]} == {"x1", "colour"}
     assert "| x1 | numeric | ks |" in (root / "reports/pr.md").read_text()
+    missing = _run(root, base="main").data["drift"]  # main never tracked the file: said, not a failure
+    assert not missing["available"] and "not available" in missing["reason"]
+    assert (
+        "Not compared: the base's data/processed/train.parquet is not available" in (root / "reports/pr.md").read_text()
+    )
 
 
 # -- posting on the pull request -------------------------------------------------------------
@@ -261,8 +286,9 @@ def test_post_errors(tmp_path):
     assert not (root / "reports/pr.md").exists()  # refused before any work: no partial output
     (tmp_path / "push.json").write_text(json.dumps({"ref": "refs/heads/main"}))
     with pytest.raises(ConfigError, match="pull_request"):
-        github.target_from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r",
-                                "GITHUB_EVENT_PATH": str(tmp_path / "push.json")})
+        github.target_from_env(
+            {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r", "GITHUB_EVENT_PATH": str(tmp_path / "push.json")}
+        )
 
 
 def test_fit_body_keeps_details_closed():
@@ -288,15 +314,35 @@ def test_bench_ci_micro_writes_perf_json(tmp_path):
     X = to_model_frame(df, features)
     pipe = build_pipeline("logistic_regression", "classification", features, PreprocessParams(), 0).fit(X, df["target"])
     data = to_onnx(pipe, features).SerializeToString()
-    manifest = build_manifest(data, name="m", task="classification", target="target", features=features,
-                              X_train=X, classes=list(pipe.classes_), opset=15)
+    manifest = build_manifest(
+        data,
+        name="m",
+        task="classification",
+        target="target",
+        features=features,
+        X_train=X,
+        classes=list(pipe.classes_),
+        opset=15,
+    )
     (tmp_path / "models").mkdir()
     (tmp_path / "models/model.onnx").write_bytes(data)
     (tmp_path / "models/model.json").write_text(json.dumps(manifest))
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks/bench_ci_micro.py"), "-C", str(tmp_path), "--rows", "2000",
-         "--single", "30", "--repeat", "2"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(REPO / "benchmarks/bench_ci_micro.py"),
+            "-C",
+            str(tmp_path),
+            "--rows",
+            "2000",
+            "--single",
+            "30",
+            "--repeat",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     perf = json.loads((tmp_path / "metrics/perf.json").read_text())

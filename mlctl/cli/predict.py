@@ -14,7 +14,7 @@ from mlctl.cli.errors import handled
 def predict(
     input: str = typer.Argument(None, help="File, glob or directory of partitions (default: predict.input)."),
     output: str = typer.Argument(None, help="Output file; .parquet, .csv or .jsonl (default: predict.output)."),
-    model: str = typer.Option(None, "--model", help="ONNX model (default: predict.model)."),
+    model: str = typer.Option(None, "--model", help="ONNX model (default: predict.model), or a registry reference name@stage / name@vX.Y.Z."),
     manifest: str = typer.Option(None, "--manifest", help="Model manifest (default: the model path with .json)."),
     passthrough: list[str] = typer.Option(None, "--passthrough", help="Column copied to the output (repeatable)."),
     chunk_rows: int = typer.Option(None, "--chunk-rows", help="Rows scored per chunk."),
@@ -32,6 +32,11 @@ def predict(
     from mlctl.stages.predict import run
 
     project, params = load(project_dir)
+    if model and "@" in model:  # a registry reference: fetch that version's model and manifest
+        from mlctl.registry import materialise
+
+        model_path, manifest_path = materialise(project.root, model)
+        model, manifest = project.rel(model_path), project.rel(manifest_path)
     updates = {"input": input, "output": output, "model": model, "chunk_rows": chunk_rows, "engine": engine}
     updates |= {"scheduler": scheduler, "passthrough": passthrough or None}
     if model and not manifest:

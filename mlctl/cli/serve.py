@@ -17,7 +17,7 @@ def serve(
         "--model",
         "-m",
         help="ONNX model file (default: serve.model); its manifest is "
-        "the .json beside it. Registry references (name@stage) are not available yet.",
+        "the .json beside it. Or a registry reference: name@stage, name@vX.Y.Z.",
     ),
     host: str = typer.Option(None, "--host", help="Bind address (default: serve.host, 127.0.0.1)."),
     port: int = typer.Option(None, "--port", "-p", help="Port (default: serve.port, 8080)."),

@@ -60,6 +60,16 @@ def _excluded_md(analysis: Analysis) -> str:
     return "\n".join(lines) or "None: every column is a feature."
 
 
+def _missing_sections(params: dict, task: str) -> str:
+    """`name: {}` for every params section dvc.yaml depends on that params.yaml lacks (DVC needs them)."""
+    from mlctl.dvcfile import stages
+
+    needed = [str(p).split(".")[0] for stage in stages(task).values() for p in stage.get("params", [])]
+    missing = [n for n in dict.fromkeys(needed) if n not in params]
+    return "".join(f"{n}: {{}}                                # the defaults apply (`mlctl params show {n}`)\n"
+                   for n in missing)
+
+
 def write_files(root: Path, analysis: Analysis, source: str, *, quick: bool = False) -> None:
     """params.yaml (validated), dvc.yaml, .gitignore, .dvcignore, README.md, pyproject, tests, workflows."""
     import yaml
@@ -80,6 +90,7 @@ def write_files(root: Path, analysis: Analysis, source: str, *, quick: bool = Fa
         rows=analysis.rows,
         quick=quick,
     )
+    params_text += _missing_sections(yaml.safe_load(params_text), info.task)
     parse_params(yaml.safe_load(params_text), "params.yaml (generated)")  # a bug here must not reach the user
     write_text(root / "params.yaml", params_text)
     write_text(root / "dvc.yaml", render_dvc(info.task))

@@ -187,6 +187,13 @@ def render(
         "export:",
         _with_comment("  tolerance: 0.0001", "ONNX must match scikit-learn this closely"),
         "",
+        _with_comment("predict:", "batch scoring: the `predict` stage scores the test split"),
+        "  input: data/processed/test.parquet",
+        "  output: data/predictions/test.parquet",
+        "",
+        _with_comment("bundle:", "the edge bundle under dist/"),
+        "  output_dir: dist",
+        "",
     ]
     if not features:  # unreachable through init (it refuses), kept as a guard for direct callers
         raise ValueError("no feature columns left")

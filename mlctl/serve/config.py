@@ -36,14 +36,14 @@ class ServeConfig:
     @classmethod
     def from_params(cls, params: ServeParams, project: Project, model: str | None = None) -> ServeConfig:
         """Resolve params.yaml `serve:` paths inside the project; ``model`` overrides serve.model."""
-        if model and "@" in model:
-            raise ConfigError(
-                f"registry references need `mlctl registry` (not available yet): {model!r}",
-                hint="pass a file path with --model, e.g. --model models/model.onnx",
-            )
-        model_path = project.path(model or params.model, what="model path")
-        # a model given on the command line brings its own manifest beside it
-        manifest = model_path.with_suffix(".json") if model else project.path(params.manifest, what="manifest path")
+        if model and "@" in model:  # a registry reference: name@stage, name@vX.Y.Z, name@latest
+            from mlctl.registry import materialise
+
+            model_path, manifest = materialise(project.root, model)
+        else:
+            model_path = project.path(model or params.model, what="model path")
+            # a model given on the command line brings its own manifest beside it
+            manifest = model_path.with_suffix(".json") if model else project.path(params.manifest, what="manifest path")
         return cls(
             model_path=str(model_path),
             manifest_path=str(manifest),

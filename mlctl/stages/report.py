@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mlctl.project import Project
     from mlctl.reporting.revisions import Base
 
-STEPS = 6
+STEPS = 5
 
 
 @dataclass
