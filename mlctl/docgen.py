@@ -47,7 +47,7 @@ def command_reference() -> str:
         "# Command reference",
         "",
         "Generated from the command line by `python -m mlctl.docgen > docs/reference.md`; do not edit by hand.",
-        "Exit codes are listed in README.md (\"Exit codes\"); every command uses them.",
+        'Exit codes are listed in README.md ("Exit codes"); every command uses them.',
         "",
     ]
     for path, cmd, ctx in _commands(root, ["mlctl"]):

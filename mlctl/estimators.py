@@ -33,9 +33,7 @@ REGISTRY: dict[str, Spec] = {
         "sklearn.linear_model:LogisticRegression", None, {"C": [0.01, 0.1, 1.0, 10.0]}, seeded=True
     ),
     "linear_regression": Spec(None, "sklearn.linear_model:LinearRegression", {}, seeded=False),
-    "ridge": Spec(
-        "sklearn.linear_model:RidgeClassifier", "sklearn.linear_model:Ridge", {"alpha": [0.1, 1.0, 10.0]}
-    ),
+    "ridge": Spec("sklearn.linear_model:RidgeClassifier", "sklearn.linear_model:Ridge", {"alpha": [0.1, 1.0, 10.0]}),
     "random_forest": Spec(
         "sklearn.ensemble:RandomForestClassifier",
         "sklearn.ensemble:RandomForestRegressor",
@@ -110,7 +108,26 @@ def make_baseline(task: str, seed: int) -> Any:
     return cls(strategy="prior", random_state=seed) if task == "classification" else cls(strategy="mean")
 
 
-def preprocessor(features: list[Feature], prep: PreprocessParams, *, scale: bool) -> Any:
+def category_levels(X: Any, features: list[Feature], max_categories: int | None) -> list[list[str]] | None:
+    """The levels each categorical column is encoded with: its ``max_categories`` most frequent ones.
+
+    Rarer levels are then treated like unseen ones (all-zero one-hot, or -1 ordinal).
+    scikit-learn's own ``max_categories`` groups them as "infrequent", which skl2onnx
+    cannot convert; explicit levels convert exactly.
+    """
+    categorical = [f.name for f in features if f.kind == "categorical"]
+    if not categorical or max_categories is None:
+        return None
+    levels = []
+    for name in categorical:
+        counts = X[name].value_counts(sort=True)
+        levels.append(sorted(str(v) for v in counts.index[:max_categories]))
+    return levels
+
+
+def preprocessor(
+    features: list[Feature], prep: PreprocessParams, *, scale: bool, levels: list[list[str]] | None = None
+) -> Any:
     """A ColumnTransformer: impute (+ scale) numerics, one-hot or ordinal encode categoricals.
 
     Categoricals arrive as strings with missing as "" (mlctl.features), so the
@@ -129,22 +146,34 @@ def preprocessor(features: list[Feature], prep: PreprocessParams, *, scale: bool
         num = Pipeline([("impute", imputer), ("scale", StandardScaler())]) if scale and prep.scale else imputer
         steps.append(("numeric", num, numeric))
     if categorical:
+        cats = levels if levels is not None else "auto"
         if prep.categorical_encoding == "onehot":
-            enc = OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype="float32")
+            enc = OneHotEncoder(categories=cats, handle_unknown="ignore", sparse_output=False, dtype="float32")
         else:
-            enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, dtype="float32")
+            enc = OrdinalEncoder(
+                categories=cats, handle_unknown="use_encoded_value", unknown_value=-1, dtype="float32"
+            )
         steps.append(("categorical", enc, categorical))
     return ColumnTransformer(steps, remainder="drop", verbose_feature_names_out=True)
 
 
-def build_pipeline(name: str, task: str, features: list[Feature], prep: PreprocessParams, seed: int, **params: Any):
+def build_pipeline(
+    name: str,
+    task: str,
+    features: list[Feature],
+    prep: PreprocessParams,
+    seed: int,
+    *,
+    levels: list[list[str]] | None = None,
+    **params: Any,
+):
     """Preprocessing followed by the named estimator: one object to fit, persist and export."""
     from sklearn.pipeline import Pipeline
 
     entry = spec(name, task)
     return Pipeline(
         [
-            ("preprocess", preprocessor(features, prep, scale=entry.scale)),
+            ("preprocess", preprocessor(features, prep, scale=entry.scale, levels=levels)),
             ("model", make_estimator(name, task, seed, **params)),
         ]
     )

@@ -57,6 +57,11 @@ class Assignment:
 
 def _git(root: Path, *args: str) -> str:
     proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0 and "not a git repository" in proc.stderr:
+        raise InputNotFoundError(
+            f"{root} is not a git repository: the model registry lives in git tags",
+            hint="run inside the project's git repository (`git init`, or `mlctl init`)",
+        )
     if proc.returncode != 0:
         raise ExternalError(f"git {' '.join(args[:2])} failed: {proc.stderr.strip()}", where=str(root))
     return proc.stdout

@@ -124,7 +124,7 @@ def fit(
     from sklearn.pipeline import Pipeline
 
     from mlctl import search as s
-    from mlctl.estimators import build_pipeline, make_baseline, preprocessor
+    from mlctl.estimators import build_pipeline, category_levels, make_baseline, preprocessor
     from mlctl.features import to_model_frame
 
     progress = progress or NoProgress()
@@ -136,7 +136,10 @@ def fit(
     spaces = {name: s.check_space(name, task, params.spaces.get(name), seed) for name in params.candidates}
     X = to_model_frame(train, features)
     cv = s.make_cv(task, sp.cv, seed)
-    pipelines = {name: build_pipeline(name, task, features, params.preprocess, seed) for name in params.candidates}
+    levels = category_levels(X, features, params.preprocess.max_categories)
+    pipelines = {
+        name: build_pipeline(name, task, features, params.preprocess, seed, levels=levels) for name in params.candidates
+    }
 
     results: list[CandidateResult] = []
     started = time.perf_counter()
@@ -170,7 +173,10 @@ def fit(
     model.fit(X_fit, y_fit)
     progress.advance()
     baseline = Pipeline(
-        [("preprocess", preprocessor(features, params.preprocess, scale=False)), ("model", make_baseline(task, seed))]
+        [
+            ("preprocess", preprocessor(features, params.preprocess, scale=False, levels=levels)),
+            ("model", make_baseline(task, seed)),
+        ]
     )
     baseline.fit(X_fit, y_fit)
     progress.advance()

@@ -10,8 +10,20 @@ from conftest import REPO
 from mlctl.docgen import BEGIN, command_reference, params_table, refresh_howto
 
 DOCS = REPO / "docs"
-HOWTO = ["collect", "validate", "prepare", "train", "evaluate", "gate", "export", "serve", "predict", "bundle",
-         "monitor", "retrain"]
+HOWTO = [
+    "collect",
+    "validate",
+    "prepare",
+    "train",
+    "evaluate",
+    "gate",
+    "export",
+    "serve",
+    "predict",
+    "bundle",
+    "monitor",
+    "retrain",
+]
 REGENERATE = "regenerate it: python -m mlctl.docgen --write  (or: python -m mlctl.docgen > docs/reference.md)"
 
 
@@ -62,8 +74,16 @@ def test_readme_links_the_documentation():
 
 def test_tutorial_walks_the_whole_lifecycle_in_order():
     text = (DOCS / "tutorial.md").read_text(encoding="utf-8")
-    steps = ["mlctl init", "mlctl run", "dvc metrics show", "mlctl serve", "mlctl predict", "mlctl monitor",
-             "mlctl retrain", "mlctl registry"]
+    steps = [
+        "mlctl init",
+        "mlctl run",
+        "dvc metrics show",
+        "mlctl serve",
+        "mlctl predict",
+        "mlctl monitor",
+        "mlctl retrain",
+        "mlctl registry",
+    ]
     positions = [text.index(step) for step in steps]
     assert positions == sorted(positions)
 
@@ -77,6 +97,12 @@ def test_architecture_has_the_diagram_and_the_artifact_table():
 
 def test_operations_covers_the_github_setup():
     text = (DOCS / "operations.md").read_text(encoding="utf-8")
-    for needle in ["GITHUB_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "required reviewers",
-                   "mlctl remote add", "mlctl registry promote"]:
+    for needle in [
+        "GITHUB_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "required reviewers",
+        "mlctl remote add",
+        "mlctl registry promote",
+    ]:
         assert needle in text, needle

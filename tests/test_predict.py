@@ -272,7 +272,9 @@ def test_null_tokens_match_the_edge_runner():
 
 
 def test_vectorised_runtime_checks_keep_their_semantics():
-    from mlctl.runtime import InputSpec, _categorical, _numeric
+    from mlctl.inputs import categorical_values as _categorical
+    from mlctl.inputs import numeric_values as _numeric
+    from mlctl.runtime import InputSpec
 
     num = InputSpec("n", "numeric", nullable=False)
     values, bad = _numeric([1, None, 2.5, True, "x", float("inf")], num)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from typing import Any
@@ -10,8 +11,23 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay greppable: no hard wraps
+
+class _Console(Console):
+    """A Console that honours $COLUMNS when it changes (rich reads it only once, at creation)."""
+
+    @property
+    def size(self):
+        dims = Console.size.fget(self)
+        cols = os.environ.get("COLUMNS", "")
+        return dims._replace(width=int(cols)) if cols.isdigit() else dims
+
+    @size.setter
+    def size(self, value) -> None:
+        Console.size.fset(self, value)
+
+
+out = _Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay greppable: no hard wraps
 
 
 def print_json(data: Any) -> None:

@@ -14,7 +14,9 @@ from mlctl.cli.errors import handled
 def predict(
     input: str = typer.Argument(None, help="File, glob or directory of partitions (default: predict.input)."),
     output: str = typer.Argument(None, help="Output file; .parquet, .csv or .jsonl (default: predict.output)."),
-    model: str = typer.Option(None, "--model", help="ONNX model (default: predict.model), or a registry reference name@stage / name@vX.Y.Z."),
+    model: str = typer.Option(
+        None, "--model", help="ONNX model (default: predict.model), or a registry reference name@stage / name@vX.Y.Z."
+    ),
     manifest: str = typer.Option(None, "--manifest", help="Model manifest (default: the model path with .json)."),
     passthrough: list[str] = typer.Option(None, "--passthrough", help="Column copied to the output (repeatable)."),
     chunk_rows: int = typer.Option(None, "--chunk-rows", help="Rows scored per chunk."),

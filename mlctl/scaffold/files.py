@@ -35,8 +35,11 @@ def template_text(*parts: str) -> str:
 def workflow_templates() -> dict[str, str]:
     """GitHub workflow file name → text, as shipped in mlctl/templates/workflows/."""
     folder = template_root() / "workflows"
-    return {f.name: f.read_text(encoding="utf-8") for f in sorted(folder.iterdir(), key=lambda f: f.name)
-            if f.name.endswith((".yml", ".yaml"))}
+    return {
+        f.name: f.read_text(encoding="utf-8")
+        for f in sorted(folder.iterdir(), key=lambda f: f.name)
+        if f.name.endswith((".yml", ".yaml"))
+    }
 
 
 def render(text: str, **values: object) -> str:
@@ -75,6 +78,7 @@ def dvc(root: Path, *args: str) -> str:
 
 def identity_options(root: Path) -> list[str]:
     """`-c user.name=... -c user.email=...` only when git has no identity for this repository."""
+
     def configured(key: str, env: str) -> bool:
         if os.environ.get(env):
             return True

@@ -66,8 +66,9 @@ def _missing_sections(params: dict, task: str) -> str:
 
     needed = [str(p).split(".")[0] for stage in stages(task).values() for p in stage.get("params", [])]
     missing = [n for n in dict.fromkeys(needed) if n not in params]
-    return "".join(f"{n}: {{}}                                # the defaults apply (`mlctl params show {n}`)\n"
-                   for n in missing)
+    return "".join(
+        f"{n}: {{}}                                # the defaults apply (`mlctl params show {n}`)\n" for n in missing
+    )
 
 
 def write_files(root: Path, analysis: Analysis, source: str, *, quick: bool = False) -> None:

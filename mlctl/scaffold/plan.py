@@ -93,8 +93,15 @@ def slices(roles: list[ColumnRole]) -> list[str]:
 
 
 def render(
-    *, target_name: str, target: TargetInfo, roles: list[ColumnRole], source_name: str, source_path: str,
-    rows: int, seed: int = 42, quick: bool = False,
+    *,
+    target_name: str,
+    target: TargetInfo,
+    roles: list[ColumnRole],
+    source_name: str,
+    source_path: str,
+    rows: int,
+    seed: int = 42,
+    quick: bool = False,
 ) -> str:
     """The whole params.yaml as commented text (validated by the caller with mlctl.params.parse_params)."""
     drop = [r for r in roles if r.where == DROP]

@@ -154,10 +154,14 @@ def classify(col: pd.Series, y: pd.Series) -> ColumnRole:
     distinct = int(present.nunique())
     text = _is_text(col)
     kind = (
-        "empty" if present.empty
-        else "boolean" if pd.api.types.is_bool_dtype(col)
-        else "datetime" if pd.api.types.is_datetime64_any_dtype(col)
-        else "numeric" if pd.api.types.is_numeric_dtype(col)
+        "empty"
+        if present.empty
+        else "boolean"
+        if pd.api.types.is_bool_dtype(col)
+        else "datetime"
+        if pd.api.types.is_datetime64_any_dtype(col)
+        else "numeric"
+        if pd.api.types.is_numeric_dtype(col)
         else "categorical"
     )
     role = ColumnRole(name, "feature", kind, n_unique=distinct, null_share=round(nulls, 4))
@@ -189,7 +193,8 @@ def classify(col: pd.Series, y: pd.Series) -> ColumnRole:
         if share > 0.5 and (mean_len >= 25 or mean_words >= 3):
             role.kind = "text"
             return out(
-                "text", DROP,
+                "text",
+                DROP,
                 f"free text: {share:.0%} unique values, {mean_len:.0f} characters on average "
                 "(mlctl does not vectorise text)",
             )
@@ -197,7 +202,8 @@ def classify(col: pd.Series, y: pd.Series) -> ColumnRole:
             return out("id", DROP, "an identifier: a different value on every row")
         if distinct > MANY_LEVELS and share > 0.5:
             return out(
-                "high_cardinality", DROP,
+                "high_cardinality",
+                DROP,
                 f"high-cardinality categorical: {distinct} levels for {len(present)} rows ({share:.0%} unique): "
                 "too few rows per level to learn from",
             )

@@ -194,9 +194,7 @@ def analyse(
     return Analysis(Path(data), fmt, len(df), len(df.columns), target, info, roles, df)
 
 
-def create(
-    directory: Path, analysis: Analysis, progress: Progress | None = None, *, quick: bool = False
-) -> InitResult:
+def create(directory: Path, analysis: Analysis, progress: Progress | None = None, *, quick: bool = False) -> InitResult:
     """Lay out the project in ``directory``; on failure remove everything written."""
     check_directory(directory)
     started = time.perf_counter()
@@ -242,8 +240,15 @@ def _create(root: Path, analysis: Analysis, progress: Progress, started: float, 
 
 
 def run(
-    directory: Path, data: Path, target: str, *, task: str | None = None, exclude: list[str] = (),
-    keep: list[str] = (), quick: bool = False, progress: Progress | None = None,
+    directory: Path,
+    data: Path,
+    target: str,
+    *,
+    task: str | None = None,
+    exclude: list[str] = (),
+    keep: list[str] = (),
+    quick: bool = False,
+    progress: Progress | None = None,
 ) -> InitResult:
     """analyse + create, with no questions asked (the library never prompts)."""
     check_directory(directory)
