@@ -150,9 +150,7 @@ def preprocessor(
         if prep.categorical_encoding == "onehot":
             enc = OneHotEncoder(categories=cats, handle_unknown="ignore", sparse_output=False, dtype="float32")
         else:
-            enc = OrdinalEncoder(
-                categories=cats, handle_unknown="use_encoded_value", unknown_value=-1, dtype="float32"
-            )
+            enc = OrdinalEncoder(categories=cats, handle_unknown="use_encoded_value", unknown_value=-1, dtype="float32")
         steps.append(("categorical", enc, categorical))
     return ColumnTransformer(steps, remainder="drop", verbose_feature_names_out=True)
 
