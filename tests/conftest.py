@@ -58,15 +58,18 @@ def frame() -> pd.DataFrame:
     return make_frame()
 
 
+# Tests never depend on the machine's git config.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "mlctl tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+    "GIT_COMMITTER_NAME": "mlctl tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+}
+
+
 def git(cwd: Path, *args: str) -> str:
-    """Run git with a fixed identity (tests never depend on the machine's config)."""
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "mlctl tests",
-        "GIT_AUTHOR_EMAIL": "tests@example.invalid",
-        "GIT_COMMITTER_NAME": "mlctl tests",
-        "GIT_COMMITTER_EMAIL": "tests@example.invalid",
-    }
+    """Run git with a fixed identity."""
+    env = {**os.environ, **GIT_IDENTITY}
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 

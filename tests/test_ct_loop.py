@@ -17,19 +17,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, git
+from conftest import GIT_IDENTITY, REPO, git
 
 from mlctl import registry
 from mlctl.errors import EXIT_DRIFT, EXIT_GATE_REJECTED
 
 pytestmark = pytest.mark.slow
 
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "mlctl tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
-    "GIT_COMMITTER_NAME": "mlctl tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
-}
+IDENTITY = GIT_IDENTITY
 
 
 def mlctl(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -14,19 +14,14 @@ import os
 import pandas as pd
 import pytest
 import yaml
-from conftest import git, write_params
+from conftest import GIT_IDENTITY, git, write_params
 from test_pipeline_dvc import make_repo, mlctl
 
 from mlctl.errors import EXIT_GATE_REJECTED
 
 pytestmark = pytest.mark.slow
 
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "mlctl tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
-    "GIT_COMMITTER_NAME": "mlctl tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
-}
+IDENTITY = GIT_IDENTITY
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from mlctl.errors import DataError, InputNotFoundError, ModelError
 from mlctl.features import Feature
 from mlctl.progress import NoProgress, Progress
 from mlctl.project import Project
+from mlctl.provenance import package_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from mlctl.params.export import ExportParams
 
 # What produced and runs the model: name in the manifest → distribution name.
-PACKAGES = {"mlctl": "mlctl", "sklearn": "scikit-learn", "skl2onnx": "skl2onnx", "onnx": "onnx"}
-PACKAGES.update({"onnxruntime": "onnxruntime", "numpy": "numpy"})
 
 
 @dataclass
@@ -101,21 +100,6 @@ def load_trained(project: Project, params: ExportParams, common: Common | None =
     if report["task"] == "classification" and classes is None:
         classes = [c.item() if hasattr(c, "item") else c for c in getattr(pipeline, "classes_", [])]
     return Trained(pipeline, features, report["task"], report["target"], classes, report)
-
-
-def package_versions() -> dict[str, str | None]:
-    """Versions of what produced and runs the model."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from mlctl import __version__
-
-    found: dict[str, str | None] = {}
-    for key, dist in PACKAGES.items():
-        try:
-            found[key] = __version__ if key == "mlctl" else version(dist)
-        except PackageNotFoundError:
-            found[key] = None
-    return found
 
 
 def numeric_metrics(data: Any) -> dict[str, float]:

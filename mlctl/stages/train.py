@@ -9,13 +9,13 @@ model gets every row that is not held out for the test set. The pure core
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlctl.errors import DataError, InputNotFoundError
 from mlctl.progress import Progress
+from mlctl.provenance import git_commit, package_versions
 from mlctl.search import method_of
 from mlctl.training import fit, select_features
 
@@ -25,15 +25,6 @@ if TYPE_CHECKING:
     from mlctl.params import Common
     from mlctl.params.train import TrainParams
     from mlctl.project import Project
-
-PACKAGES = {
-    "sklearn": "scikit-learn",
-    "numpy": "numpy",
-    "pandas": "pandas",
-    "skl2onnx": "skl2onnx",
-    "onnx": "onnx",
-    "onnxruntime": "onnxruntime",
-}
 
 
 @dataclass
@@ -79,31 +70,6 @@ def personal_columns(schema_path: Path | None, declared: list[str] | tuple[str, 
         if from_schema is not None:
             found += [c for c in from_schema(schema_path) if c not in found]
     return found
-
-
-def package_versions() -> dict[str, str | None]:
-    """Versions of the libraries that shape the model (for reproducing it)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from mlctl import __version__
-
-    out: dict[str, str | None] = {}
-    for key, dist in PACKAGES.items():
-        try:
-            out[key] = version(dist)
-        except PackageNotFoundError:
-            out[key] = None
-    out["mlctl"] = __version__
-    return out
-
-
-def git_commit(root: Path) -> str | None:
-    """HEAD's commit of the repository holding ``root``, or None outside git."""
-    try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
 def run(
