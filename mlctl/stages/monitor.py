@@ -70,7 +70,7 @@ def run(
             f"verdict {result.verdict!r}: " + "; ".join(result.report["reasons"]),
             report=result.to_dict(),
             where=project.rel(project.path(params.report_json)),
-            hint="retrain on recent data (`mlctl run` after `mlctl collect`), then export and redeploy",
+            hint="retrain on recent labelled data: `mlctl retrain --data FILE --trigger drift`",
         )
     return result
 
