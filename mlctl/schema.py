@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlctl.errors import ConfigError, InputNotFoundError
+from mlctl.errors import ConfigError, DataError, InputNotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -181,14 +181,17 @@ def save_schema(schema: pa.DataFrameSchema, path: str | Path) -> Path:
 
 def load_schema(path: str | Path) -> pa.DataFrameSchema:
     """Load a schema YAML into a pandera DataFrameSchema, failing clearly if absent or broken."""
+    import yaml
     from pandera.io import pandas_io
-
-    from mlctl.io import read_yaml
 
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError("schema file not found", where=str(path), hint=INFER_HINT)
-    data = read_yaml(path)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the same safe subset, ~10x faster
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except yaml.YAMLError as exc:
+        raise DataError(f"not valid YAML: {exc}", where=str(path)) from None
     try:
         return pandas_io.deserialize_schema(data)
     except Exception as exc:  # pandera raises several types for a malformed schema

@@ -42,6 +42,8 @@ class SourceData:
     warnings: list[str] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)  # the local files read, if any
     verbatim: bool = False  # one Parquet file read as is: collect may copy its bytes
+    rows: int | None = None  # set when only the Parquet metadata was read: frame is then empty, with the dtypes
+    nulls: dict[str, int] | None = None  # missing values per column, with ``rows``
 
     def describe(self) -> dict[str, Any]:
         """The manifest entry for this source."""
@@ -49,17 +51,23 @@ class SourceData:
             "name": self.name,
             "kind": self.kind,
             "location": self.location,
-            "rows": len(self.frame),
+            "rows": len(self.frame) if self.rows is None else self.rows,
             "columns": len(self.frame.columns),
             "fingerprint": self.fingerprint,
             **({"files": self.files} if self.files else {}),
         }
 
 
-def read_source(source: Source, project: Project) -> SourceData:
-    """Read one configured source, failing with its name on any problem."""
+def read_source(source: Source, project: Project, *, outline: bool = False) -> SourceData:
+    """Read one configured source, failing with its name on any problem (``outline``: see parquet_outline)."""
     from mlctl import sources_remote
+    from mlctl.parquet_outline import outline_parquet
 
+    if outline and source.kind == "parquet" and not source.read_options:
+        files = _resolve_files(source, project)
+        data = outline_parquet(source, project, files[0]) if len(files) == 1 else None
+        if data is not None:
+            return data
     readers = {"csv": _read_files, "parquet": _read_files, "jsonl": _read_files}
     readers.update({"sql": sources_remote.read_sql, "http": sources_remote.read_http})
     readers["sklearn"] = sources_remote.read_sklearn

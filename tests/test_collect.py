@@ -166,7 +166,38 @@ def test_single_parquet_source_is_copied_verbatim(tmp_path):
     make_frame(n=100).to_parquet(root / "data/sources/d.parquet", index=False)
     result = collect(project(root, [{"name": "d", "path": "data/sources/d.parquet"}]))
     assert (root / "data/raw/data.parquet").read_bytes() == (root / "data/sources/d.parquet").read_bytes()
-    assert result.hash == frame_hash(pd.read_parquet(root / "data/raw/data.parquet"))
+    copied = (root / "data/raw/data.parquet").read_bytes()
+    assert result.hash == hashlib.sha256(copied).hexdigest() == result.sources[0]["fingerprint"]
+    assert read_json(root / "data/raw/manifest.json")["hash_method"].startswith("sha256 of the Parquet file")
+
+
+def test_copied_parquet_manifest_matches_a_full_read(tmp_path):
+    """The metadata-only path describes the file as reading it would: dtypes, nulls (NaN too), warnings."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "p"
+    (root / "data/sources").mkdir(parents=True)
+    df = make_frame(n=120)
+    df["gone"] = pd.Series([None] * len(df), dtype="float64")
+    df["when"] = pd.date_range("2020-01-01", periods=len(df), freq="D")
+    df.loc[::7, "when"] = pd.NaT
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    nan_floats = pa.array([float("nan") if i % 5 == 0 else 1.0 for i in range(len(df))], from_pandas=False)
+    table = table.append_column("nan_only", nan_floats)  # NaN stored as a value, not as a Parquet null
+    pq.write_table(table, root / "data/sources/d.parquet", row_group_size=50)
+    project(root, [{"name": "d", "path": "data/sources/d.parquet"}])
+    copied = collect(root)
+    outlined = read_json(root / "data/raw/manifest.json")
+    project(root, [{"name": "d", "path": "data/sources/d.parquet", "read_options": {"engine": "pyarrow"}}])
+    reencoded = collect(root)
+    full = read_json(root / "data/raw/manifest.json")
+    assert outlined["columns"] == full["columns"] and outlined["rows"] == full["rows"] == 120
+    assert {c["name"]: c["nulls"] for c in outlined["columns"]}["nan_only"] == 24
+    assert copied.warnings == reencoded.warnings and any("'gone' is entirely null" in w for w in copied.warnings)
+    assert outlined["sources"] == full["sources"] and full["hash"] == frame_hash(
+        pd.read_parquet(root / "data/raw/data.parquet")
+    )
 
 
 def test_mixed_types_and_all_null_columns_are_warned(tmp_path):

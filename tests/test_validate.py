@@ -15,7 +15,7 @@ from mlctl.cli import app
 from mlctl.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE, DataValidationError
 from mlctl.io import read_json, read_yaml
 from mlctl.params import load_params
-from mlctl.profile import bin_shares, histogram_edges, psi
+from mlctl.profile import bin_shares, histogram_edges, parquet_level_counts, psi
 from mlctl.project import Project
 from mlctl.schema import infer, load_schema, personal_columns, run_infer, save_schema
 from mlctl.stages import validate as validate_stage
@@ -223,6 +223,20 @@ def test_bin_shares_match_a_binary_search():
     expected = np.bincount(np.searchsorted(edges[1:-1], present, side="right"), minlength=len(edges) - 1)
     assert np.allclose(bin_shares(x, edges), expected / len(present))
     assert histogram_edges(np.array([0.0, 1.0, 1.0]), 10) == [0.0, 0.5, 1.0]  # one bin per distinct value
+
+
+def test_parquet_level_counts_match_pandas_value_counts(tmp_path):
+    """The dictionary-encoded counts validate uses equal pandas' value_counts, across row groups and nulls."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"c": rng.choice(["a", "b", "c", None], 500), "n": rng.normal(size=500)})
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "d.parquet", row_group_size=64)
+    counts = parquet_level_counts(tmp_path / "d.parquet")
+    assert list(counts) == ["c"]
+    assert counts["c"].to_dict() == df["c"].value_counts().to_dict()
+    assert counts["c"].is_monotonic_decreasing
 
 
 def test_psi():

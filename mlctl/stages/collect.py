@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from mlctl.sources import SourceData
 
 
+FRAME_HASH = "mlctl.io.frame_hash (sha256 of dtypes + pandas row hashes)"
+FILE_HASH = "sha256 of the Parquet file's bytes (the single source, copied verbatim)"
+
+
 @dataclass
 class CollectResult:
     """What `mlctl collect` wrote."""
@@ -83,7 +87,7 @@ def combine(parts: list[SourceData], params: CollectParams) -> pd.DataFrame:
     return joined
 
 
-def check_combined(df: pd.DataFrame, target: str, nulls: dict[str, int]) -> list[str]:
+def check_combined(df: pd.DataFrame, target: str, nulls: dict[str, int], rows: int) -> list[str]:
     """Refuse data without the target; return warnings (all-null columns)."""
     from mlctl.cleaning import nearest
 
@@ -93,7 +97,7 @@ def check_combined(df: pd.DataFrame, target: str, nulls: dict[str, int]) -> list
             where="params.yaml: target",
             hint=f"set `target:` in params.yaml or fix the sources; {nearest(target, list(df.columns))}",
         )
-    return [f"column {c!r} is entirely null" for c, k in nulls.items() if k == len(df)]
+    return [f"column {c!r} is entirely null" for c, k in nulls.items() if k == rows]
 
 
 def manifest(
@@ -102,6 +106,7 @@ def manifest(
     params: CollectParams,
     digest: str,
     *,
+    rows: int,
     nulls: dict[str, int],
     warnings: list[str],
 ) -> dict:
@@ -109,10 +114,10 @@ def manifest(
     from mlctl import __version__
 
     return {
-        "rows": len(df),
+        "rows": rows,
         "columns": [{"name": c, "dtype": str(t), "nulls": nulls[c]} for c, t in df.dtypes.items()],
         "hash": digest,
-        "hash_method": "mlctl.io.frame_hash (sha256 of dtypes + pandas row hashes)",
+        "hash_method": FILE_HASH if _copied(parts) else FRAME_HASH,
         "output": params.output,
         "combine": params.combine if len(parts) > 1 else None,
         **({"join_on": params.join_on, "join_how": params.join_how} if params.combine == "join" else {}),
@@ -137,20 +142,24 @@ def run(params: CollectParams, common: Common, project: Project, progress: Progr
     progress.start("collect: reading sources", total=len(params.sources))
     parts = []
     for source in params.sources:
-        parts.append(read_source(source, project))
+        # a lone plain Parquet file is copied, not re-encoded: its metadata is all collect needs
+        parts.append(read_source(source, project, outline=len(params.sources) == 1))
         progress.advance()
     progress.done()
     df = combine(parts, params)
     df, notes = normalise(df, "combined data") if len(parts) > 1 else (df, [])
-    nulls = null_counts(df)
-    warnings = [w for p in parts for w in p.warnings] + notes + check_combined(df, common.target, nulls)
-    digest = frame_hash(df)
-    info = manifest(df, parts, params, digest, nulls=nulls, warnings=warnings)
+    outlined = len(parts) == 1 and parts[0].rows is not None
+    rows = parts[0].rows if outlined else len(df)
+    nulls = parts[0].nulls if outlined else null_counts(df)
+    warnings = [w for p in parts for w in p.warnings] + notes + check_combined(df, common.target, nulls, rows)
+    # the copied file's bytes are the data: their sha256 (already taken as the fingerprint) identifies it
+    digest = parts[0].fingerprint if _copied(parts) else frame_hash(df)
+    info = manifest(df, parts, params, digest, rows=rows, nulls=nulls, warnings=warnings)
     # Only now, with every source read and checked, is anything written.
     _write_data(df, parts, output)
     write_json(manifest_path, info)
     return CollectResult(
-        rows=len(df),
+        rows=rows,
         columns=len(df.columns),
         hash=digest,
         output=project.rel(output),
@@ -161,13 +170,18 @@ def run(params: CollectParams, common: Common, project: Project, progress: Progr
     )
 
 
+def _copied(parts: list[SourceData]) -> bool:
+    """True when the output is the single source's Parquet file, byte for byte."""
+    return len(parts) == 1 and parts[0].verbatim
+
+
 def _write_data(df: pd.DataFrame, parts: list[SourceData], output: Any) -> None:
     """Write the Parquet file; a single Parquet source read as is is copied byte for byte."""
     import shutil
 
     from mlctl.io import atomic_path, write_table
 
-    if len(parts) == 1 and parts[0].verbatim:
+    if _copied(parts):
         # Re-encoding a large Parquet file costs more than reading it; its bytes already hold this frame.
         with atomic_path(output) as tmp:
             shutil.copyfile(parts[0].paths[0], tmp)

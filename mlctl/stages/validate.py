@@ -127,36 +127,6 @@ def _numeric_expected(dtype: Any) -> bool:
     return any(word in str(dtype).lower() for word in ("int", "float"))
 
 
-def _provably_passing(schema: pa.DataFrameSchema, evidence: dict[str, Any]) -> list[str]:
-    """Columns whose range/category checks the statistics already prove pass.
-
-    pandera then skips those element-wise checks (it still checks presence,
-    type and nullability): on clean data that halves its cost. A column with
-    any other check, or with evidence of a failure, keeps every check, so
-    failures are still found and described by pandera.
-    """
-    passing = []
-    for name, seen in evidence.items():
-        column = schema.columns.get(name)
-        if column is None or seen is None or not column.checks:
-            continue
-        if all(_check_passes(check, seen) for check in column.checks):
-            passing.append(name)
-    return passing
-
-
-def _check_passes(check: Any, seen: Any) -> bool:
-    stats = check.statistics or {}
-    if check.name == "in_range" and isinstance(seen, tuple):
-        low, high = seen
-        lo_ok = low >= stats["min_value"] if stats.get("include_min", True) else low > stats["min_value"]
-        hi_ok = high <= stats["max_value"] if stats.get("include_max", True) else high < stats["max_value"]
-        return bool(lo_ok and hi_ok)
-    if check.name == "isin" and not isinstance(seen, tuple):
-        return set(seen.index) <= set(stats["allowed_values"])
-    return False
-
-
 def profile_findings(stats: dict[str, dict], params: ValidateParams) -> list[dict[str, Any]]:
     """Value skew from the profile comparison: null-rate increases and distribution shifts."""
     findings = []
@@ -203,17 +173,24 @@ def _merge_null_findings(checks: list[dict], from_profile: list[dict], rows: int
     return [f for f in checks if f["kind"] != "null_rate" or f["column"] in from_pandera]
 
 
-def validate_frame(df: pd.DataFrame, schema: pa.DataFrameSchema, profile: dict, params: ValidateParams) -> dict:
-    """The pure core: every finding about ``df``, and whether it passes."""
-    from mlctl.profile import current_stats, null_counts
+def validate_frame(
+    df: pd.DataFrame, schema: pa.DataFrameSchema, profile: dict, params: ValidateParams, counts: dict | None = None
+) -> dict:
+    """The pure core: every finding about ``df``, and whether it passes (``counts``: known text value counts)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlctl.profile import current_stats, null_counts, provably_passing
 
     reference = profile.get("columns", {})
     null_rates = {name: k / max(len(df), 1) for name, k in null_counts(df).items()}
-    stats, evidence = {}, {}
-    for name in df.columns:
-        if name in reference:
-            stats[name], evidence[name] = current_stats(df[name], reference[name], null_rates[name])
-    passing = _provably_passing(schema, evidence)
+    names = [name for name in df.columns if name in reference]
+    # numpy and Arrow kernels release the GIL: the columns' statistics are computed two at a time
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        known = counts or {}
+        figures = list(pool.map(lambda c: current_stats(df[c], reference[c], null_rates[c], known.get(c)), names))
+    stats = {name: st for name, (st, _) in zip(names, figures, strict=True)}
+    evidence = {name: seen for name, (_, seen) in zip(names, figures, strict=True)}
+    passing = provably_passing(schema, evidence)
     lean = schema.update_columns({name: {"checks": []} for name in passing}) if passing else schema
     checks = schema_findings(df, lean, params)
     broken = {f["column"] for f in checks if f["skew"] == "schema" and f["kind"] == "wrong_type"}
@@ -260,7 +237,10 @@ def _headline(report: dict) -> str:
 
 def run(params: ValidateParams, common: Common, project: Project, progress: Progress | None = None) -> ValidationResult:
     """Validate ``validate.input``; write the report; raise DataValidationError (exit 4) if it fails."""
-    from mlctl.io import read_json, read_table, write_json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlctl.io import read_json, read_table, table_format, write_json
+    from mlctl.profile import parquet_level_counts
     from mlctl.schema import INFER_HINT, load_schema
 
     started = time.perf_counter()
@@ -274,14 +254,18 @@ def run(params: ValidateParams, common: Common, project: Project, progress: Prog
         raise InputNotFoundError("data not found", where=project.rel(data_path), hint="run `mlctl collect` first")
     if progress:
         progress.start("validate", total=None)
-    schema = load_schema(schema_path)
-    profile = read_json(profile_path)
-    df = read_table(data_path)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # Parquet decoding releases the GIL: the schema's YAML is parsed meanwhile
+        reading = pool.submit(read_table, data_path)
+        levels = pool.submit(parquet_level_counts, data_path) if table_format(data_path) == "parquet" else None
+        schema, profile = load_schema(schema_path), read_json(profile_path)
+        df = reading.result()
+        counts = levels.result() if levels is not None and levels.exception() is None else None
     report = {
         "input": project.rel(data_path),
         "schema": project.rel(schema_path),
         "profile": project.rel(profile_path),
-        **validate_frame(df, schema, profile, params),
+        **validate_frame(df, schema, profile, params, counts),
     }
     report_path = project.path(params.report, what="validate.report")
     write_json(report_path, report)
