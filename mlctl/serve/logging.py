@@ -26,6 +26,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+SLICE = 256  # entries converted to Arrow between two yields of the GIL
+
 
 class Entry(NamedTuple):
     served: Any  # mlctl.serve.state.Served: version, names, kinds, classes
@@ -117,8 +119,17 @@ class RequestLog:
     def _write(self, entries: list[Entry]) -> None:
         if not entries:
             return
+        import pyarrow as pa
+
         served = entries[0].served
-        table = to_table(entries)
+        # converted in slices, yielding the GIL between them: one long conversion would stall
+        # the event loop (and every request in flight) for its whole duration
+        tables = []
+        for start in range(0, len(entries), SLICE):
+            if start:
+                time.sleep(0)
+            tables.append(to_table(entries[start : start + SLICE]))
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         if self._version != served.version or self._writer is None or self._writer.schema != table.schema:
             self._rotate()
             self._open(served.version, table.schema)
@@ -154,39 +165,66 @@ class RequestLog:
 
 
 def to_table(entries: list[Entry]):
-    """One Arrow table from log entries of the same model."""
+    """One Arrow table from log entries of the same model.
+
+    Per-entry Python work is one attribute read per field; everything per row runs in
+    numpy/pyarrow, so the writer thread holds the GIL for as short a time as possible.
+    """
     import pyarrow as pa
 
     served = entries[0].served
-    counts = [len(e.labels) for e in entries]
-    total = sum(counts)
-    stamps = np.repeat(np.array([round(e.timestamp * 1e6) for e in entries], dtype="int64"), counts)
+    counts = np.fromiter((len(e.labels) for e in entries), dtype=np.int64, count=len(entries))
+    total = int(counts.sum())
+    single = total == len(entries)  # the common case: one row per request, nothing to repeat
+
+    def per_row(values: np.ndarray) -> np.ndarray:
+        return values if single else np.repeat(values, counts)
+
+    stamps = np.fromiter((e.timestamp for e in entries), dtype=np.float64, count=len(entries))
     cols: dict[str, Any] = {
-        "request_id": pa.array(np.repeat(np.array([e.request_id for e in entries], dtype=object), counts), pa.string()),
-        "timestamp": pa.array(stamps, pa.timestamp("us", tz="UTC")),
-        "model_version": pa.array([served.version] * total, pa.string()),
-        "endpoint": pa.array(np.repeat(np.array([e.endpoint for e in entries], dtype=object), counts), pa.string()),
-        "latency_ms": pa.array(np.repeat(np.array([e.latency_ms for e in entries], dtype="float64"), counts)),
+        "request_id": pa.array(per_row(_objects([e.request_id for e in entries])), pa.string()),
+        "timestamp": pa.array(per_row(np.round(stamps * 1e6).astype("int64")), pa.timestamp("us", tz="UTC")),
+        "model_version": pa.array(np.full(total, served.version, dtype=object), pa.string()),
+        "endpoint": pa.array(per_row(_objects([e.endpoint for e in entries])), pa.string()),
+        "latency_ms": pa.array(
+            per_row(np.fromiter((e.latency_ms for e in entries), dtype=np.float64, count=len(entries)))
+        ),
     }
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     for name in served.names:
-        values = np.concatenate([e.feeds[name].reshape(-1) for e in entries])
+        values = np.concatenate([e.feeds[name] for e in entries]).reshape(-1)  # feeds are (n, 1)
         if served.kinds[name] == "numeric":
             cols[name] = pa.array(values.astype("float64"), pa.float64(), from_pandas=True)
         else:
-            raw = [v for e in entries for v in (e.raw[name] if e.raw else [None] * len(e.labels))]
-            logged = [
-                r if (v == "" and isinstance(r, str) and r) else (v or None) for v, r in zip(values, raw, strict=True)
-            ]
-            cols[name] = pa.array(logged, pa.string())
-    labels = np.concatenate([e.labels.reshape(-1) for e in entries])
+            cols[name] = pa.array(_categorical(values, entries, name, starts), pa.string())
+    labels = np.concatenate([e.labels for e in entries]).reshape(-1)
     if served.task == "regression":
         cols["prediction"] = pa.array(labels.astype("float64"))
     elif labels.dtype.kind in "iu":
         cols["prediction"] = pa.array(labels.astype("int64"))
     else:
-        cols["prediction"] = pa.array([str(v) for v in labels], pa.string())
+        cols["prediction"] = pa.array(labels.astype(str), pa.string())
     if served.class_keys is not None and all(e.probabilities is not None for e in entries):
         probs = np.concatenate([e.probabilities for e in entries]).astype("float64")
         for j, key in enumerate(served.class_keys):
             cols[f"proba_{key}"] = pa.array(probs[:, j])
     return pa.table(cols)
+
+
+def _objects(values: list) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _categorical(values: np.ndarray, entries: list[Entry], name: str, starts: np.ndarray) -> np.ndarray:
+    """A categorical column as logged: missing is null, an unknown category (fed as missing) as sent."""
+    logged = values.astype(object)
+    blank = np.flatnonzero(logged == "")  # the missing category; usually few rows, looked at one by one
+    if len(blank):
+        which = np.searchsorted(starts, blank, side="right") - 1
+        for i, e in zip(blank.tolist(), which.tolist(), strict=True):
+            raw = entries[e].raw
+            sent = raw[name][i - int(starts[e])] if raw else None
+            logged[i] = sent if isinstance(sent, str) and sent else None
+    return logged
