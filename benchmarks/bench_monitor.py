@@ -44,7 +44,7 @@ def make_inputs(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
 
 
 def build_project(root: Path, rows: int, files: int = 10) -> None:
-    from mlctl.convert import build_manifest, to_onnx
+    from mlctl.convert import write_onnx_model
     from mlctl.estimators import build_pipeline
     from mlctl.features import infer_features, to_model_frame
     from mlctl.params.train import PreprocessParams
@@ -56,20 +56,7 @@ def build_project(root: Path, rows: int, files: int = 10) -> None:
     pipe = build_pipeline("logistic_regression", "classification", features, PreprocessParams(), 0).fit(
         X, train["target"]
     )
-    data = to_onnx(pipe, features).SerializeToString()
-    manifest = build_manifest(
-        data,
-        name="model",
-        task="classification",
-        target="target",
-        features=features,
-        X_train=X,
-        classes=list(pipe.classes_),
-        opset=15,
-    )
-    (root / "models").mkdir(parents=True)
-    (root / "models" / "model.onnx").write_bytes(data)
-    (root / "models" / "model.json").write_text(json.dumps(manifest))
+    write_onnx_model(pipe, features, root / "models", task="classification", target="target", X_train=X)
     (root / "data" / "processed").mkdir(parents=True)
     train.to_parquet(root / "data" / "processed" / "train.parquet", index=False)
     (root / "metrics").mkdir()

@@ -51,7 +51,7 @@ def prepare(cache: Path, sizes: list[int]) -> Path:
     root = cache / "project"
     if not (root / "models/model.json").exists():
         sys.path.insert(0, str(REPO))
-        from mlctl.convert import build_manifest, to_onnx
+        from mlctl.convert import write_onnx_model
         from mlctl.estimators import build_pipeline
         from mlctl.features import infer_features, to_model_frame
         from mlctl.params.train import PreprocessParams
@@ -61,20 +61,7 @@ def prepare(cache: Path, sizes: list[int]) -> Path:
         features = infer_features(X_raw, "target")
         X = to_model_frame(X_raw, features)
         pipe = build_pipeline("logistic_regression", "classification", features, PreprocessParams(), 0).fit(X, y)
-        data = to_onnx(pipe, features).SerializeToString()
-        manifest = build_manifest(
-            data,
-            name="bench",
-            task="classification",
-            target="target",
-            features=features,
-            X_train=X,
-            classes=list(pipe.classes_),
-            opset=15,
-        )
-        (root / "models").mkdir(parents=True, exist_ok=True)
-        (root / "models/model.onnx").write_bytes(data)
-        (root / "models/model.json").write_text(json.dumps(manifest))
+        write_onnx_model(pipe, features, root / "models", task="classification", target="target", X_train=X)
         (root / "params.yaml").write_text("target: target\ncollect: {sources: [{name: d, path: d.csv}]}\n")
     for n in sizes:
         _write_inputs(root / "data", n)

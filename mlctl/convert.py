@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlctl.errors import ModelError
@@ -206,3 +207,41 @@ def build_manifest(
     }
     manifest.update(extra or {})
     return manifest
+
+
+def write_onnx_model(
+    pipeline: Any,
+    features: list[Feature],
+    dest: Path,
+    *,
+    task: str,
+    target: str,
+    X_train: pd.DataFrame,
+    name: str = "model",
+    extra: dict | None = None,
+) -> tuple[Path, Path, dict]:
+    """Convert a fitted pipeline and write ``<name>.onnx`` then its manifest ``<name>.json`` into ``dest``.
+
+    A servable model without `mlctl export`'s parity check and metadata: for
+    tests, benchmarks and tools. Returns (model path, manifest path, manifest).
+    """
+    from mlctl.io import write_bytes, write_json
+
+    proto = to_onnx(pipeline, features, name=name)
+    data = proto.SerializeToString()
+    classes = list(pipeline.classes_) if task == "classification" else None
+    manifest = build_manifest(
+        data,
+        name=name,
+        task=task,
+        target=target,
+        features=features,
+        X_train=X_train,
+        classes=classes,
+        opset=opset_imports(proto)["ai.onnx"],
+        extra=extra,
+    )
+    model_path, manifest_path = Path(dest) / f"{name}.onnx", Path(dest) / f"{name}.json"
+    write_bytes(model_path, data)
+    write_json(manifest_path, manifest)  # last: a manifest always describes a complete model file
+    return model_path, manifest_path, manifest

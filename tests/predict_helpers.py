@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from conftest import make_frame
 
-from mlctl.convert import build_manifest, to_onnx
+from mlctl.convert import write_onnx_model
 from mlctl.estimators import build_pipeline
 from mlctl.features import infer_features, to_model_frame
 from mlctl.params.train import PreprocessParams
@@ -48,19 +48,12 @@ def export_model(root: Path, task: str = "classification", estimator: str | None
     params = {"n_estimators": 20, "max_depth": 6} if estimator == "random_forest" else {}
     pipeline = build_pipeline(estimator, task, features, PreprocessParams(), 0, **params)
     pipeline.fit(X, df["target"])
-    onnx_model = to_onnx(pipeline, features)
-    data = onnx_model.SerializeToString()
-    classes = list(pipeline.classes_) if task == "classification" else None
-    manifest = build_manifest(
-        data, name="model", task=task, target="target", features=features, X_train=X, classes=classes, opset=15
+    model_path, manifest_path, _ = write_onnx_model(
+        pipeline, features, root / "models", task=task, target="target", X_train=X
     )
-    models = root / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    (models / "model.onnx").write_bytes(data)
-    (models / "model.json").write_text(json.dumps(manifest, indent=2))
     score = make_frame(task, n=300, seed=1).drop(columns=["signup", "target"])
     score.insert(0, "id", [f"r{i}" for i in range(len(score))])
-    return Exported(task, pipeline, features, models / "model.onnx", models / "model.json", score)
+    return Exported(task, pipeline, features, model_path, manifest_path, score)
 
 
 def make_predict_project(root: Path, exported: Exported, **predict) -> Path:

@@ -26,10 +26,9 @@ def build_model(
     name: str = "model",
 ) -> dict:
     """Train, convert and export a model into ``root``; returns paths, frame and sklearn pipeline."""
-    from mlctl.convert import build_manifest, to_onnx
+    from mlctl.convert import write_onnx_model
     from mlctl.estimators import build_pipeline
     from mlctl.features import infer_features, to_model_frame
-    from mlctl.io import write_bytes, write_json
     from mlctl.params.train import PreprocessParams
 
     estimator = estimator or "random_forest"
@@ -40,27 +39,13 @@ def build_model(
     params = {"n_estimators": 20, "max_depth": 6} if estimator == "random_forest" else {}
     pipe = build_pipeline(estimator, task, features, PreprocessParams(), 0, **params)
     pipe.fit(X, y)
-    proto = to_onnx(pipe, features, name=name)
-    data = proto.SerializeToString()
-    classes = list(pipe.classes_) if task == "classification" else None
-    opset = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-    manifest = build_manifest(
-        data,
-        name=name,
-        task=task,
-        target="target",
-        features=features,
-        X_train=X,
-        classes=classes,
-        opset=opset,
-        extra={"metrics": {"accuracy": 0.9} if task == "classification" else {"rmse": 0.5}},
+    metrics = {"metrics": {"accuracy": 0.9} if task == "classification" else {"rmse": 0.5}}
+    model, manifest_path, manifest = write_onnx_model(
+        pipe, features, root, task=task, target="target", X_train=X, name=name, extra=metrics
     )
-    root.mkdir(parents=True, exist_ok=True)
-    write_bytes(root / f"{name}.onnx", data)
-    write_json(root / f"{name}.json", manifest)
     return {
-        "model": root / f"{name}.onnx",
-        "manifest_path": root / f"{name}.json",
+        "model": model,
+        "manifest_path": manifest_path,
         "manifest": manifest,
         "pipeline": pipe,
         "features": features,

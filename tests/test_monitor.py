@@ -15,7 +15,7 @@ from conftest import make_frame
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.convert import build_manifest, to_onnx
+from mlctl.convert import write_onnx_model
 from mlctl.errors import DataValidationError, DriftDetected, InputNotFoundError
 from mlctl.estimators import build_pipeline
 from mlctl.features import infer_features, to_model_frame
@@ -49,14 +49,7 @@ def _build(root: Path, task: str) -> None:
     X = to_model_frame(df, features)
     name = "logistic_regression" if task == "classification" else "ridge"
     pipe = build_pipeline(name, task, features, PreprocessParams(), 0).fit(X, df["target"])
-    data = to_onnx(pipe, features).SerializeToString()
-    classes = list(pipe.classes_) if task == "classification" else None
-    manifest = build_manifest(
-        data, name="model", task=task, target="target", features=features, X_train=X, classes=classes, opset=15
-    )
-    (root / "models").mkdir(parents=True)
-    (root / "models" / "model.onnx").write_bytes(data)
-    (root / "models" / "model.json").write_text(json.dumps(manifest))
+    write_onnx_model(pipe, features, root / "models", task=task, target="target", X_train=X)
     (root / "data" / "processed").mkdir(parents=True)
     df.to_parquet(root / "data" / "processed" / "train.parquet", index=False)
     model = OnnxModel.load(root / "models" / "model.onnx")

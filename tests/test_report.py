@@ -302,7 +302,7 @@ def test_fit_body_keeps_details_closed():
 
 
 def test_bench_ci_micro_writes_perf_json(tmp_path):
-    from mlctl.convert import build_manifest, to_onnx
+    from mlctl.convert import write_onnx_model
     from mlctl.estimators import build_pipeline
     from mlctl.features import infer_features, to_model_frame
     from mlctl.params.train import PreprocessParams
@@ -313,20 +313,7 @@ def test_bench_ci_micro_writes_perf_json(tmp_path):
     features = infer_features(df, "target")
     X = to_model_frame(df, features)
     pipe = build_pipeline("logistic_regression", "classification", features, PreprocessParams(), 0).fit(X, df["target"])
-    data = to_onnx(pipe, features).SerializeToString()
-    manifest = build_manifest(
-        data,
-        name="m",
-        task="classification",
-        target="target",
-        features=features,
-        X_train=X,
-        classes=list(pipe.classes_),
-        opset=15,
-    )
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models/model.onnx").write_bytes(data)
-    (tmp_path / "models/model.json").write_text(json.dumps(manifest))
+    write_onnx_model(pipe, features, tmp_path / "models", task="classification", target="target", X_train=X)
     done = subprocess.run(
         [
             sys.executable,
