@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -17,6 +18,17 @@ if TYPE_CHECKING:
 
 Unknown = Literal["reject", "missing"]
 MISSING_CATEGORY = ""
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A dictionary-encoded column without pandas: ``categories[codes]``, code -1 for missing."""
+
+    codes: np.ndarray
+    categories: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
 
 
 def numeric_values(raw: Sequence | np.ndarray, spec: InputSpec) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
@@ -78,11 +90,16 @@ def categorical_values(
     raw: Sequence | np.ndarray, spec: InputSpec, known: set | None, unknown: Unknown
 ) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
     """String values ('' for missing) plus (message, row mask) for bad values."""
+    if isinstance(raw, Coded):  # batch scoring: checked without pandas or a string per row
+        return _categorical_codes(raw, spec, known, unknown)
     import pandas as pd
     from pandas.api.types import infer_dtype
 
     if isinstance(getattr(raw, "dtype", None), pd.CategoricalDtype):
-        return _categorical_codes(pd.Categorical(raw), spec, known, unknown)
+        cat = pd.Categorical(raw)
+        return _categorical_codes(
+            Coded(np.asarray(cat.codes), np.asarray(cat.categories, dtype=object)), spec, known, unknown
+        )
     arr = np.asarray(raw, dtype=object)
     if arr.ndim != 1:  # np.asarray turns a list of equal-length lists into 2-D
         arr = np.fromiter(raw, dtype=object, count=len(raw))
@@ -112,15 +129,16 @@ def categorical_values(
 
 
 def _categorical_codes(
-    cat: Any, spec: InputSpec, known: set | None, unknown: Unknown
+    cat: Coded, spec: InputSpec, known: set | None, unknown: Unknown
 ) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
-    """Like _categorical for a pandas Categorical: check the few categories, then index by code.
+    """Like categorical_values for coded columns: check the few categories, then index by code.
 
     Batch scoring passes dictionary-encoded columns this way, so ten million rows
     of strings are checked without touching a Python string per row.
     """
     cats = np.asarray(cat.categories, dtype=object)
     cat_values, cat_null, cat_wrong = _strings_slow(cats)
+    cat_null |= (cat_values == MISSING_CATEGORY) & ~cat_wrong  # "" is missing, as in categorical_values
     if known is not None:
         cat_unseen = ~cat_null & ~cat_wrong & ~np.isin(cat_values, list(known))
     else:

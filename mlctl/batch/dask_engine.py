@@ -99,7 +99,7 @@ def score_partition(
         tables = readers._rebatch(batches, chunk_rows)
     else:
         one = readers.Inputs(part.path, (path,), part.fmt)
-        tables = readers.iter_tables(one, model.input_names, scorer.columns, chunk_rows)
+        tables = readers.iter_tables(one, scorer.kinds, scorer.columns, chunk_rows)
     outputs, rejects, start = [], [], 0
     for table in tables:
         scored = scorer.score(table, start)

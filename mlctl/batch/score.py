@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlctl.batch import arrays
+from mlctl.batch.csvfiles import FALSE_TOKENS, TRUE_TOKENS
+from mlctl.inputs import Coded
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -21,8 +25,6 @@ if TYPE_CHECKING:
 ROW = "row_number"
 REASON = "reason"
 PREDICTION = "prediction"
-TRUE_TOKENS = ["True", "TRUE", "true"]  # pandas.read_csv's defaults
-FALSE_TOKENS = ["False", "FALSE", "false"]
 
 
 @dataclass
@@ -42,15 +44,24 @@ def output_schema(model: OnnxModel, passthrough_types: dict[str, pa.DataType]) -
     """row_number, the passthrough columns, prediction and (classifiers) proba_<class>."""
     import pyarrow as pa
 
-    if model.task == "classification":
-        label_type = pa.array(model.classes or []).type
-        label_type = pa.string() if pa.types.is_null(label_type) else label_type
-    else:
-        label_type = pa.float32()
+    label_type = _label_type(model.classes or []) if model.task == "classification" else pa.float32()
     fields = [pa.field(ROW, pa.int64()), *(pa.field(n, t) for n, t in passthrough_types.items())]
     fields.append(pa.field(PREDICTION, label_type))
     fields += [pa.field(n, pa.float32()) for n in proba_columns(model)]
     return pa.schema(fields)
+
+
+def _label_type(classes: list) -> pa.DataType:
+    """The Arrow type of the class labels (as pa.array would infer it, without importing pandas)."""
+    import pyarrow as pa
+
+    if classes and all(isinstance(c, bool) for c in classes):
+        return pa.bool_()
+    if classes and all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        return pa.int64()
+    if classes and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes):
+        return pa.float64()
+    return pa.string()
 
 
 def rejects_schema(value_columns: list[str]) -> pa.Schema:
@@ -74,6 +85,11 @@ class ChunkScorer:
         self.rejects_schema = rejects_schema(self.value_columns)
 
     @property
+    def kinds(self) -> dict[str, str]:
+        """Each model feature's kind ("numeric" or "categorical")."""
+        return {s.name: s.kind for s in self.model.inputs}
+
+    @property
     def columns(self) -> list[str]:
         """The input columns a table must hold."""
         return self.value_columns
@@ -88,18 +104,18 @@ class ChunkScorer:
         rows = np.arange(start, start + n, dtype=np.int64)
         ok = checked.ok
         all_ok = bool(ok.all())
-        good = table if all_ok else table.filter(pa.array(ok))
-        arrays: list = [pa.array(rows if all_ok else rows[ok])]
-        arrays += [good.column(c) for c in self.passthrough]
+        good = table if all_ok else table.filter(arrays.from_numpy(ok))
+        columns: list = [arrays.from_numpy(rows if all_ok else rows[ok])]
+        columns += [good.column(c) for c in self.passthrough]
         if checked.n_ok:
             pred = self.model.predict_checked(checked)
-            arrays.append(pa.array(pred.labels))
+            columns.append(arrays.labels(pred.labels, self.model.classes))
             if self.model.task == "classification":
                 proba = np.asarray(pred.probabilities, dtype=np.float32)
-                arrays += [pa.array(proba[:, j]) for j in range(proba.shape[1])]
+                columns += [arrays.from_numpy(proba[:, j]) for j in range(proba.shape[1])]
         else:
-            arrays += [pa.nulls(0, f.type) for f in self.schema][len(arrays) :]
-        output = pa.Table.from_arrays(arrays, schema=None, names=self.schema.names).cast(self.schema)
+            columns += [pa.nulls(0, f.type) for f in self.schema][len(columns) :]
+        output = pa.Table.from_arrays(columns, schema=None, names=self.schema.names).cast(self.schema)
         return Scored(output, self._rejects(table, rows, ok, checked.reasons), n)
 
     def _rejects(self, table: pa.Table, rows: np.ndarray, ok: np.ndarray, reasons: dict[int, list[str]]) -> pa.Table:
@@ -107,7 +123,7 @@ class ChunkScorer:
 
         bad = np.flatnonzero(~ok)
         if len(bad) == 0:
-            return self.rejects_schema.empty_table()
+            return pa.Table.from_batches([], self.rejects_schema)  # not empty_table(): it imports pandas
         subset = table.take(pa.array(bad))
         arrays = [pa.array(rows[bad]), pa.array(["; ".join(reasons[i]) for i in bad.tolist()], pa.string())]
         arrays += [as_text(subset.column(c)) for c in self.value_columns]
@@ -125,33 +141,37 @@ def as_text(col: pa.ChunkedArray) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
 
 
-def to_raw(col: pa.ChunkedArray, kind: str) -> np.ndarray:
-    """An Arrow column as the array mlctl.runtime checks: floats for numbers, objects otherwise."""
+def to_raw(col: pa.ChunkedArray, kind: str) -> np.ndarray | Coded:
+    """An Arrow column as what mlctl.runtime checks: floats for numbers, codes or objects otherwise."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     t = col.type
     if pa.types.is_dictionary(t):
         if kind == "categorical" and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
-            return col.to_pandas().array
+            return _coded(col)
         col = pc.cast(col, t.value_type)
         t = col.type
     if kind == "numeric":
         if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t):
-            return pc.cast(col, pa.float64()).to_numpy()  # nulls become NaN
+            return arrays.floats(col)  # nulls become NaN
         if pa.types.is_null(t):
             return np.full(len(col), np.nan)
         if pa.types.is_string(t) or pa.types.is_large_string(t):
             return _parse_numbers(col)
         return _objects(col)
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t):
         # dictionary-encoded: the runtime checks the few distinct values, not every row
-        return pc.dictionary_encode(col).to_pandas().array
-    if pa.types.is_integer(t):
-        return pc.cast(col, pa.string()).to_numpy(zero_copy_only=False)
+        return _coded(pc.dictionary_encode(pc.cast(col, pa.string())))
     if pa.types.is_null(t):
         return np.full(len(col), None, dtype=object)
     return _objects(col)  # floats (1.0 is category "1"), booleans, anything else: runtime decides
+
+
+def _coded(col: pa.ChunkedArray) -> Coded:
+    """A dictionary-encoded text column as codes into its distinct values (-1 for missing)."""
+    codes, values = arrays.codes(col)
+    return Coded(codes, np.asarray(values, dtype=object))
 
 
 def _objects(col: pa.ChunkedArray) -> np.ndarray:
@@ -167,7 +187,7 @@ def _parse_numbers(col: pa.ChunkedArray) -> np.ndarray:
     import pyarrow.compute as pc
 
     try:
-        return pc.cast(col, pa.float64()).to_numpy()
+        return arrays.floats(col)
     except pa.ArrowInvalid:
         pass
     # booleans written as text score as 1/0, as pandas.read_csv reads them at training time
@@ -175,7 +195,7 @@ def _parse_numbers(col: pa.ChunkedArray) -> np.ndarray:
         pc.is_in(col, pa.array(TRUE_TOKENS)), "1", pc.if_else(pc.is_in(col, pa.array(FALSE_TOKENS)), "0", col)
     )
     try:
-        return pc.cast(col, pa.float64()).to_numpy()
+        return arrays.floats(col)
     except pa.ArrowInvalid:  # some value is not a plain number: find which, vectorised
         text = col.to_numpy(zero_copy_only=False)
         parsed = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64)

@@ -22,13 +22,15 @@ import datetime as dt
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlctl.batch import readers
 from mlctl.batch.score import PREDICTION, ROW, ChunkScorer, Scored, proba_columns
-from mlctl.batch.writers import TableWriter
+from mlctl.batch.writers import Encoded, TableWriter
 from mlctl.errors import ConfigError, DataValidationError, MlctlError
 from mlctl.io import atomic_path, table_format, write_json
 from mlctl.params import Common
@@ -78,7 +80,8 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
     progress = progress or NoProgress()
     started = time.perf_counter()
     model_path = project.path(params.model, what="model")
-    model = OnnxModel.load(model_path, project.path(params.manifest, what="manifest"))
+    # one onnxruntime thread per call: the local engine runs a call per core at once
+    model = OnnxModel.load(model_path, project.path(params.manifest, what="manifest"), threads=1)
     output, rejects, manifest_path = output_paths(params, project)
     inputs = readers.resolve(project, params.input)
     if output in inputs.files or rejects in inputs.files:
@@ -87,14 +90,11 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
     if clash := sorted(reserved & set(params.passthrough)):
         raise ConfigError(f"passthrough column(s) {clash} clash with output columns", where="predict.passthrough")
     types, total = readers.check(inputs, model.input_names, list(params.passthrough))
-    fingerprint = readers.fingerprint(inputs, project.root)
+    # hashed on a thread while the job runs (hashlib releases the GIL); needed only for the manifest
+    fingerprinting = ThreadPoolExecutor(1, thread_name_prefix="mlctl-fingerprint")
+    fingerprint_future = fingerprinting.submit(readers.fingerprint, inputs, project.root)
+    fingerprinting.shutdown(wait=False)
     scorer = ChunkScorer(model, types, params.unknown_category)
-    if params.engine == "dask":
-        from mlctl.batch.dask_engine import iter_scored
-
-        chunks = iter_scored(inputs, model_path.read_bytes(), model.manifest, scorer, params)
-    else:
-        chunks = _iter_local(inputs, scorer, params.chunk_rows)
 
     counts = {"in": 0, "scored": 0, "rejected": 0}
     progress.start(f"scoring {len(inputs.files)} {inputs.fmt} file(s)", total=total)
@@ -104,13 +104,25 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
                 TableWriter(out_tmp, table_format(output), scorer.schema) as out_writer,
                 TableWriter(rej_tmp, table_format(rejects), scorer.rejects_schema) as rej_writer,
             ):
-                for scored in chunks:
-                    out_writer.write(scored.output)
-                    rej_writer.write(scored.rejects)
-                    counts["in"] += scored.rows_in
-                    counts["scored"] += scored.output.num_rows
-                    counts["rejected"] += scored.rejects.num_rows
-                    progress.advance(scored.rows_in)
+
+                def finish(scored: Scored) -> Finished:
+                    return Finished(scored, out_writer.encode(scored.output), rej_writer.encode(scored.rejects))
+
+                if params.engine == "dask":
+                    from mlctl.batch.dask_engine import iter_scored
+
+                    scored = iter_scored(inputs, model_path.read_bytes(), model.manifest, scorer, params)
+                    chunks = _finished(scored, finish)
+                else:
+                    chunks = _iter_local(inputs, scorer, params.chunk_rows, finish)
+                with contextlib.closing(chunks):
+                    for done in chunks:
+                        out_writer.write_encoded(done.output)
+                        rej_writer.write_encoded(done.rejects)
+                        counts["in"] += done.scored.rows_in
+                        counts["scored"] += done.scored.output.num_rows
+                        counts["rejected"] += done.scored.rejects.num_rows
+                        progress.advance(done.scored.rows_in)
             _check_accounting(counts, out_writer.rows, rej_writer.rows)
             share = counts["rejected"] / counts["in"] if counts["in"] else 0.0
             if share > params.max_reject_share:
@@ -123,8 +135,6 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
                 )
     finally:
         progress.done()
-        with contextlib.suppress(Exception):
-            chunks.close()  # type: ignore[union-attr]
 
     seconds = time.perf_counter() - started
     result = PredictResult(
@@ -143,7 +153,7 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
             "spec": params.input,
             "format": inputs.fmt,
             "files": [project.rel(f) for f in inputs.files],
-            "fingerprint": fingerprint,
+            "fingerprint": fingerprint_future.result(),
         },
     )
     write_json(
@@ -173,12 +183,72 @@ def _check_accounting(counts: dict[str, int], written: int, rejected: int) -> No
         )
 
 
-def _iter_local(inputs: readers.Inputs, scorer: ChunkScorer, chunk_rows: int) -> Iterator[Scored]:
-    """Read ahead in a thread (pyarrow and onnxruntime release the GIL) and score chunk by chunk."""
-    start = 0
-    for table in _prefetch(readers.iter_tables(inputs, scorer.model.input_names, scorer.columns, chunk_rows)):
-        yield scorer.score(table, start)
-        start += table.num_rows
+@dataclass
+class Finished:
+    """A scored chunk with its output and rejects encoded for their writers."""
+
+    scored: Scored
+    output: Encoded
+    rejects: Encoded
+
+
+def _iter_local(
+    inputs: readers.Inputs, scorer: ChunkScorer, chunk_rows: int, finish: Callable[[Scored], Finished]
+) -> Iterator[Finished]:
+    """Read ahead in a thread; parse, score and encode chunks on one thread per core; yield them in order.
+
+    pyarrow, numpy and onnxruntime release the GIL for the heavy parts, so the
+    cores work on different chunks at once. A chunk's first row number is only
+    known once the chunk before it is parsed, so each task hands its end row to
+    the next. At most one chunk per worker is in flight beyond the one being
+    written: memory stays flat.
+    """
+    from concurrent.futures import Future
+
+    def task(chunk: readers.Chunk, start: Future, end: Future) -> Finished:
+        try:
+            table = chunk.load()
+            first = start.result()
+            end.set_result(first + table.num_rows)
+        except BaseException as exc:  # the tasks after this one must not wait forever
+            end.set_exception(exc)
+            raise
+        return finish(scorer.score(table, first))
+
+    workers = _cores()
+    chunks = _prefetch(readers.iter_chunks(inputs, scorer.kinds, scorer.columns, chunk_rows))
+    pending: deque = deque()
+    end: Future = Future()
+    end.set_result(0)
+    with ThreadPoolExecutor(workers, thread_name_prefix="mlctl-predict") as pool:
+        try:
+            for chunk in chunks:
+                start, end = end, Future()
+                pending.append(pool.submit(task, chunk, start, end))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+            chunks.close()
+
+
+def _finished(scored: Iterator[Scored], finish: Callable[[Scored], Finished]) -> Iterator[Finished]:
+    with contextlib.closing(scored):  # type: ignore[type-var]
+        for chunk in scored:
+            yield finish(chunk)
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 _DONE = object()
