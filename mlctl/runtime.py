@@ -92,6 +92,10 @@ class OnnxModel:
         self.task: str = manifest["task"]
         self.classes: list | None = manifest.get("classes")
         self.output_names = [o.name for o in session.get_outputs()]
+        # onnxruntime's Python run() re-checks the feed on every call (input names, OrtValue
+        # ownership, graph capture): about 9 µs, a third of a one-row model. Feeds here are
+        # built from the manifest's inputs, so the binding underneath is called when present.
+        self._run = getattr(session, "_sess", session).run
         self._category_sets = {s.name: set(s.categories) for s in self.inputs if s.categories is not None}
 
     @property
@@ -181,7 +185,7 @@ class OnnxModel:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> Prediction:
         """Run onnxruntime on prepared feeds (all rows assumed valid)."""
-        outputs = self.session.run(None, dict(feeds))
+        outputs = self._run(self.output_names, feeds if isinstance(feeds, dict) else dict(feeds), None)
         labels = outputs[0].reshape(-1) if outputs[0].ndim > 1 and self.task == "regression" else outputs[0]
         probabilities = outputs[1] if self.task == "classification" and len(outputs) > 1 else None
         return Prediction(np.asarray(labels).reshape(-1), probabilities)

@@ -13,10 +13,17 @@ from mlctl.serve.scoring import scalars
 from tests.serve_helpers import build_model
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
+@pytest.fixture(scope="module", params=["numbers first", "interleaved"])
+def model(tmp_path_factory, request):
     built = build_model(tmp_path_factory.mktemp("fast") / "m", "classification", estimator="logistic_regression")
-    return OnnxModel.load(built["model"], built["manifest_path"])
+    model = OnnxModel.load(built["model"], built["manifest_path"])
+    if request.param == "interleaved":  # the fast path checks numbers first; reasons must still follow input order
+        inputs = model.manifest["inputs"]
+        mixed = [x for pair in zip(inputs[::-1], inputs, strict=True) for x in pair][: len(inputs)]
+        mixed = list({spec["name"]: spec for spec in mixed + inputs}.values())
+        model = OnnxModel(model.session, {**model.manifest, "inputs": mixed})
+        assert [s.kind for s in model.inputs] != sorted(s.kind for s in model.inputs)
+    return model
 
 
 values = st.one_of(
@@ -36,10 +43,10 @@ values = st.one_of(
 @given(data=st.data(), unknown=st.sampled_from(["missing", "reject"]))
 def test_fast_path_equals_runtime(model, data, unknown):
     n = data.draw(st.integers(1, 6))
-    columns = scalars({name: data.draw(st.lists(values, min_size=n, max_size=n)) for name in model.input_names})
+    columns = {name: data.draw(st.lists(values, min_size=n, max_size=n)) for name in model.input_names}
     with np.errstate(all="ignore"):
-        expected = model.check_columns(columns, n, unknown=unknown)
-    got = check_small(model, columns, n, unknown)
+        expected = model.check_columns(scalars(columns), n, unknown=unknown)
+    got = check_small(model, columns, n, unknown)  # lists and objects as they came: no scalars() needed
     assert got.ok.tolist() == expected.ok.tolist()
     assert got.reasons == expected.reasons
     for name, feed in expected.feeds.items():

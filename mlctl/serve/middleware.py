@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import secrets
 import time
-import uuid
 from typing import Any
 
 from mlctl.serve.metrics import Metrics
@@ -17,6 +18,8 @@ class ObserveMiddleware:
     def __init__(self, app: Any, metrics: Metrics):
         self.app = app
         self.metrics = metrics
+        self.id_prefix = secrets.token_hex(8)
+        self.id_counter = itertools.count()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -30,8 +33,8 @@ class ObserveMiddleware:
                 if 0 < len(value) <= MAX_ID and value.isascii() and value.decode().isprintable():
                     request_id = value.decode()
                 break
-        if request_id is None:
-            request_id = uuid.uuid4().hex
+        if request_id is None:  # unique: random per process, then counted (uuid4 costs 3 µs a request)
+            request_id = f"{self.id_prefix}{next(self.id_counter):016x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["start"] = start

@@ -99,7 +99,7 @@ def validate_records(served: Served, records: Any, unknown: str, max_rows: int, 
     if bad:
         raise InputError(bad)
     names = served.names
-    columns = scalars({n: [r.get(n) for r in records] for n in names})
+    columns = {n: [r.get(n) for r in records] for n in names}
     checked = check(served, columns, len(records), unknown)
     errors = []
     missing: set[tuple[int, str]] = set()
@@ -129,7 +129,6 @@ def validate_columns(served: Served, columns: dict, n: int, unknown: str, max_ro
     errors += [((where, short(name)), "unexpected field") for name in columns if name not in served.name_set]
     if errors:
         raise InputError(errors)
-    columns = scalars(columns)
     checked = check(served, columns, n, unknown)
     errors = _row_errors(checked, where)
     if errors:
@@ -141,7 +140,7 @@ def check(served: Served, columns: dict, n: int, unknown: str) -> Checked:
     """The runtime's validation; small requests of plain values take the pure-Python path."""
     if n <= SMALL and all(isinstance(c, list) for c in columns.values()):
         return check_small(served.model, columns, n, unknown)
-    return served.model.check_columns(columns, n, unknown=unknown)
+    return served.model.check_columns(scalars(columns), n, unknown=unknown)
 
 
 def _row_errors(checked: Checked, where: str) -> list[tuple[tuple, str]]:
