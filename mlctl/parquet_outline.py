@@ -30,18 +30,12 @@ def outline_parquet(source: Source, project: Project, path: Path) -> SourceData 
 
     try:
         pf = pq.ParquetFile(path)
-        arrow = pf.schema_arrow
-        empty = arrow.empty_table().to_pandas()  # the dtypes pandas.read_parquet gives, without the data
     except Exception:  # the full read reports the problem with its diagnostics
         return None
-    index = (arrow.pandas_metadata or {}).get("index_columns", [])
-    range_index = [i for i in index if isinstance(i, dict) and i.get("kind") == "range" and i.get("name") is None]
-    plain_index = len(index) == len(range_index) <= 1 and all(i["start"] == 0 and i["step"] == 1 for i in range_index)
-    meta = pf.metadata
-    flat = meta.num_columns == len(arrow.names) == len(empty.columns)
-    flat = flat and all(meta.schema.column(i).path == name for i, name in enumerate(arrow.names))
-    if not (plain_index and flat and _is_plain(empty)) or empty.columns.has_duplicates:
+    empty = plain_frame(pf)
+    if empty is None or not _is_plain(empty):
         return None
+    meta = pf.metadata
     if meta.num_rows == 0 or len(empty.columns) == 0:
         raise DataError(f"source {source.name!r} has no data rows", where=str(source.path), hint="fill the source")
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib releases the GIL: hash while counting nulls
@@ -51,6 +45,26 @@ def outline_parquet(source: Source, project: Project, path: Path) -> SourceData 
     data = SourceData(source.name, source.kind, str(source.path), empty, entries[0]["sha256"], entries, paths=[path])
     data.rows, data.nulls, data.verbatim = meta.num_rows, nulls, True
     return data
+
+
+def plain_frame(pf: Any) -> pd.DataFrame | None:
+    """The empty frame pandas.read_parquet would give (its columns and dtypes) for a flat file, else None.
+
+    Flat: one Parquet column per frame column, unique names, and at most a
+    default RangeIndex in the pandas metadata.
+    """
+    try:
+        arrow = pf.schema_arrow
+        empty = arrow.empty_table().to_pandas()  # the dtypes pandas.read_parquet gives, without the data
+    except Exception:
+        return None
+    index = (arrow.pandas_metadata or {}).get("index_columns", [])
+    range_index = [i for i in index if isinstance(i, dict) and i.get("kind") == "range" and i.get("name") is None]
+    plain_index = len(index) == len(range_index) <= 1 and all(i["start"] == 0 and i["step"] == 1 for i in range_index)
+    meta = pf.metadata
+    flat = meta.num_columns == len(arrow.names) == len(empty.columns)
+    flat = flat and all(meta.schema.column(i).path == name for i, name in enumerate(arrow.names))
+    return empty if plain_index and flat and not empty.columns.has_duplicates else None
 
 
 def _parquet_nulls(pf: Any, empty: pd.DataFrame) -> dict[str, int]:

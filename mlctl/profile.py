@@ -105,24 +105,27 @@ def is_numeric(s: pd.Series) -> bool:
 
 def parquet_level_counts(path: Any) -> dict[str, pd.Series]:
     """Value counts of a Parquet file's text columns, from their dictionary encoding (no hashing of strings)."""
-    import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     names = [f.name for f in pq.read_schema(path) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     table = pq.read_table(path, columns=names, read_dictionary=names) if names else None
-    result = {}
-    for name in names:
-        counts: dict[str, int] = {}
-        for chunk in table.column(name).chunks:
-            indices = chunk.indices.drop_null().to_numpy()
-            tally = np.bincount(indices, minlength=len(chunk.dictionary))
-            for level, k in zip(chunk.dictionary.to_pylist(), tally, strict=True):
-                if k:
-                    counts[level] = counts.get(level, 0) + int(k)
-        result[name] = pd.Series(counts, dtype="int64").sort_values(ascending=False, kind="stable")
-    return result
+    return {name: level_counts(table.column(name)) for name in names}
+
+
+def level_counts(column: Any) -> pd.Series:
+    """Value counts of a dictionary-encoded Arrow column, most frequent first (missing values not counted)."""
+    import numpy as np
+    import pandas as pd
+
+    counts: dict[str, int] = {}
+    for chunk in column.chunks:
+        indices = chunk.indices.drop_null().to_numpy()
+        tally = np.bincount(indices, minlength=len(chunk.dictionary))
+        for level, k in zip(chunk.dictionary.to_pylist(), tally, strict=True):
+            if k:
+                counts[level] = counts.get(level, 0) + int(k)
+    return pd.Series(counts, dtype="int64").sort_values(ascending=False, kind="stable")
 
 
 def current_stats(
@@ -136,12 +139,22 @@ def current_stats(
     """
     import numpy as np
 
-    stats: dict[str, Any] = {"null_rate": null_rate, "reference_null_rate": ref.get("null_rate", 0.0)}
     kind = ref.get("kind")
-    if null_rate == 1.0:
-        return stats, None
-    if kind == "numeric" and is_numeric(s):
-        values = s.to_numpy(dtype="float64", na_value=np.nan)
+    if null_rate < 1.0 and kind == "numeric" and is_numeric(s):
+        return column_stats(ref, null_rate, values=s.to_numpy(dtype="float64", na_value=np.nan))
+    if null_rate < 1.0 and kind in ("categorical", "boolean") and not is_numeric(s):
+        return column_stats(ref, null_rate, counts=s.value_counts() if counts is None else counts)
+    return column_stats(ref, null_rate)
+
+
+def column_stats(
+    ref: dict[str, Any], null_rate: float, *, values: np.ndarray | None = None, counts: pd.Series | None = None
+) -> tuple[dict[str, Any], Any]:
+    """Like ``current_stats``, from a numeric column's float64 values (NaN missing) or a category column's counts."""
+    import numpy as np
+
+    stats: dict[str, Any] = {"null_rate": null_rate, "reference_null_rate": ref.get("null_rate", 0.0)}
+    if values is not None:
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
         hist = ref["histogram"]
         valid = int(np.count_nonzero(~np.isnan(values)))
@@ -153,8 +166,7 @@ def current_stats(
             max=high,
         )
         return stats, (low, high)
-    if kind in ("categorical", "boolean") and not is_numeric(s):
-        counts = s.value_counts() if counts is None else counts  # missing values are not counted
+    if counts is not None:
         current = shares(counts)
         levels = ref["levels"]
         unseen = [k for k in current if k not in levels]

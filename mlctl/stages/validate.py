@@ -193,15 +193,23 @@ def validate_frame(
     passing = provably_passing(schema, evidence)
     lean = schema.update_columns({name: {"checks": []} for name in passing}) if passing else schema
     checks = schema_findings(df, lean, params)
+    return assemble(checks, stats, null_rates, (len(df), len(df.columns)), profile, params)
+
+
+def assemble(
+    checks: list[dict], stats: dict, null_rates: dict[str, float], shape: tuple[int, int], profile: dict, params
+) -> dict:
+    """The report from pandera's findings and the columns' statistics (rows, columns in ``shape``)."""
+    rows, n_columns = shape
     broken = {f["column"] for f in checks if f["skew"] == "schema" and f["kind"] == "wrong_type"}
     stats = {name: st for name, st in stats.items() if name not in broken}
     from_profile = profile_findings(stats, params)
-    checks = _merge_null_findings(checks, from_profile, len(df), params)
+    checks = _merge_null_findings(checks, from_profile, rows, params)
     findings = checks + from_profile
     schema_skew = [f for f in findings if f["skew"] == "schema"]
     value_skew = [f for f in findings if f["skew"] == "value"]
     value_failed = params.fail_on_value_skew and any(f["exceeded"] for f in value_skew)
-    warnings = [f"column {c!r} is entirely null" for c, rate in null_rates.items() if len(df) and rate == 1.0]
+    warnings = [f"column {c!r} is entirely null" for c, rate in null_rates.items() if rows and rate == 1.0]
     warnings += [
         f"column {c!r} was entirely null in the reference data"
         for c, r in profile.get("columns", {}).items()
@@ -209,8 +217,8 @@ def validate_frame(
     ]
     return {
         "valid": not schema_skew and not value_failed,
-        "rows": len(df),
-        "columns": len(df.columns),
+        "rows": rows,
+        "columns": n_columns,
         "schema_skew": schema_skew,
         "value_skew": value_skew,
         "summary": {
@@ -242,6 +250,7 @@ def run(params: ValidateParams, common: Common, project: Project, progress: Prog
     from mlctl.io import read_json, read_table, table_format, write_json
     from mlctl.profile import parquet_level_counts
     from mlctl.schema import INFER_HINT, load_schema
+    from mlctl.validate_parquet import validate_parquet
 
     started = time.perf_counter()
     schema_path = project.path(params.schema_path, what="validate.schema_path")
@@ -254,18 +263,20 @@ def run(params: ValidateParams, common: Common, project: Project, progress: Prog
         raise InputNotFoundError("data not found", where=project.rel(data_path), hint="run `mlctl collect` first")
     if progress:
         progress.start("validate", total=None)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        # Parquet decoding releases the GIL: the schema's YAML is parsed meanwhile
-        reading = pool.submit(read_table, data_path)
-        levels = pool.submit(parquet_level_counts, data_path) if table_format(data_path) == "parquet" else None
-        schema, profile = load_schema(schema_path), read_json(profile_path)
-        df = reading.result()
-        counts = levels.result() if levels is not None and levels.exception() is None else None
+    schema, profile = load_schema(schema_path), read_json(profile_path)
+    parquet = table_format(data_path) == "parquet"
+    found = validate_parquet(data_path, schema, profile, params) if parquet else None
+    if found is None:  # the full path: every row through pandas and pandera, every failure described
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Parquet decoding releases the GIL
+            levels = pool.submit(parquet_level_counts, data_path) if parquet else None
+            df = read_table(data_path)
+            counts = levels.result() if levels is not None and levels.exception() is None else None
+        found = validate_frame(df, schema, profile, params, counts)
     report = {
         "input": project.rel(data_path),
         "schema": project.rel(schema_path),
         "profile": project.rel(profile_path),
-        **validate_frame(df, schema, profile, params, counts),
+        **found,
     }
     report_path = project.path(params.report, what="validate.report")
     write_json(report_path, report)
