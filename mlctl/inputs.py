@@ -27,9 +27,6 @@ class Coded:
     codes: np.ndarray
     categories: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.codes)
-
 
 def numeric_values(raw: Sequence | np.ndarray, spec: InputSpec) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
     """Float32 values plus (message, row mask) for each kind of bad value."""
