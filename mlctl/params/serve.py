@@ -20,6 +20,7 @@ class ServeParams(Section):
     max_rows: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     unknown_category: Literal["reject", "missing"] = "missing"
+    batch_rows: int = Field(default=64, ge=1)  # rows of concurrent /predict requests scored in one call; 1: off
     log_dir: str | None = "logs/requests"
     log_max_rows: int = Field(default=100_000, ge=1)  # rotate a log file after this many rows
     log_max_seconds: float = Field(default=3600, gt=0)  # ... or after this long

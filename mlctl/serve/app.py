@@ -20,13 +20,14 @@ from mlctl import __version__
 from mlctl.errors import MlctlError
 from mlctl.runtime import OnnxModel
 from mlctl.serve import mlflow, predict, v2
+from mlctl.serve.batching import Batcher
 from mlctl.serve.config import TOKEN_ENV, ServeConfig
 from mlctl.serve.context import Context, context
 from mlctl.serve.http import json_response
 from mlctl.serve.limits import BodyLimitMiddleware
 from mlctl.serve.logging import RequestLog
 from mlctl.serve.metrics import CONTENT_TYPE, Metrics
-from mlctl.serve.middleware import ObserveMiddleware
+from mlctl.serve.middleware import ObserveMiddleware, RequestIds
 from mlctl.serve.state import ModelState
 
 log = logging.getLogger("mlctl.serve")
@@ -46,9 +47,9 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
         if config.log_dir
         else None
     )
-    ctx = Context(config, state, metrics, request_log)
+    ctx = Context(config, state, metrics, request_log, Batcher(config.batch_rows))
     served = state.served
-    app = FastAPI(
+    app = ServeApp(
         title=f"mlctl serve: {served.name}",
         version=__version__,
         description=f"Predictions from the {served.task} model {served.name!r} (version {served.version}).",
@@ -62,23 +63,52 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
     app.include_router(v2.router(served, config.unknown_category, config.max_rows))
     _ops_routes(app)
     _error_handlers(app)
+    ids = RequestIds()
     # outermost first: ids and metrics see every answer, including the 413s of the body limit
     app.add_middleware(predict.PredictFastPath, ctx=ctx)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
-    app.add_middleware(ObserveMiddleware, metrics=metrics)
+    app.add_middleware(ObserveMiddleware, metrics=metrics, ids=ids)
+    app.direct = predict.PredictEndpoint(ctx, ids)  # after add_middleware, which would clear it
     return app
+
+
+class ServeApp(FastAPI):
+    """FastAPI, plus POST /predict answered before the middleware stack and router.
+
+    ``PredictEndpoint`` does what the stack would (request id, body limit,
+    metrics) in one call. A middleware added later, by whoever mounts the app,
+    must see every request: adding one turns the shortcut off.
+    """
+
+    direct: Any = None
+
+    def add_middleware(self, *args: Any, **kwargs: Any) -> None:
+        self.direct = None
+        super().add_middleware(*args, **kwargs)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        direct = self.direct
+        if (
+            direct is not None
+            and scope["type"] == "http"
+            and scope["path"] == predict.PATH
+            and scope["method"] == "POST"
+        ):
+            await direct(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def _lifespan(ctx: Context):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         ctx.state.warm_up()
-        # everything loaded so far lives as long as the process: keep it out of the GC's scans,
-        # or full collections over FastAPI's and onnxruntime's objects stall requests
+        if ctx.log is not None:
+            ctx.log.start(ctx.state.served, asyncio.get_running_loop())
+        # everything loaded so far (pyarrow too) lives as long as the process: keep it out of the
+        # GC's scans, or full collections over FastAPI's and onnxruntime's objects stall requests
         gc.collect()
         gc.freeze()
-        if ctx.log is not None:
-            ctx.log.start(ctx.state.served)
         restore = _hook_signals(ctx, asyncio.get_running_loop())
         try:
             yield

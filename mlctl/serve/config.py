@@ -32,6 +32,7 @@ class ServeConfig:
     log_flush_seconds: float = 1.0
     threads: int = 1  # onnxruntime intra-op threads: one per worker keeps single rows fast
     thread_rows: int = 64  # batches larger than this are scored off the event loop
+    batch_rows: int = 64  # adaptive batching: rows of concurrent /predict requests scored in one call
 
     @classmethod
     def from_params(cls, params: ServeParams, project: Project, model: str | None = None) -> ServeConfig:
@@ -54,6 +55,7 @@ class ServeConfig:
             log_max_rows=params.log_max_rows,
             log_max_seconds=params.log_max_seconds,
             log_flush_seconds=params.log_flush_seconds,
+            batch_rows=params.batch_rows,
         )
 
     def to_env(self) -> str:

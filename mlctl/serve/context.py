@@ -6,10 +6,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mlctl.runtime import Checked, Prediction
+from mlctl.runtime import Prediction
+from mlctl.serve.batching import Batcher
 from mlctl.serve.config import ServeConfig
 from mlctl.serve.http import elapsed_ms, request_id
-from mlctl.serve.logging import Entry, RequestLog
+from mlctl.serve.logging import RequestLog
 from mlctl.serve.metrics import Metrics
 from mlctl.serve.state import ModelState, Served
 
@@ -20,13 +21,14 @@ class Context:
     state: ModelState
     metrics: Metrics
     log: RequestLog | None
+    batcher: Batcher
 
     def record(
         self,
         scope: dict,
         endpoint: str,
         served: Served,
-        checked: Checked,
+        feeds: dict,
         columns: dict,
         pred: Prediction,
         labels: list,
@@ -36,17 +38,15 @@ class Context:
         if self.log is not None:
             raw = {n: columns[n] for n in served.names if served.kinds[n] == "categorical"}
             self.log.submit(
-                Entry(
-                    served,
-                    endpoint,
-                    request_id(scope),
-                    time.time(),
-                    elapsed_ms(scope),
-                    checked.feeds,
-                    raw,
-                    pred.labels,
-                    pred.probabilities,
-                )
+                served,
+                endpoint,
+                request_id(scope),
+                time.time(),
+                elapsed_ms(scope),
+                feeds,
+                raw,
+                pred.labels,
+                pred.probabilities,
             )
 
 

@@ -12,37 +12,37 @@ renamed when it reaches ``log_max_rows`` rows or ``log_max_seconds`` of age, whe
 the model version changes, and on shutdown. The request path only appends to an
 in-memory queue; if the writer falls behind by ``max_queue`` requests, new
 entries are dropped and counted (mlctl_request_log_dropped_total), never waited on.
+
+Requests are buffered as columns (mlctl.serve.logblock). The writer thread
+hands each block back to the event loop to be converted to Arrow (numpy work
+that holds the GIL) and freed, one block per loop callback, and only encodes
+and writes Parquet itself (pyarrow releases the GIL there). A thread doing the
+conversion on its own would take the GIL each time a request releases it (for
+onnxruntime) and keep it for a whole slice, stalling every request in flight;
+freeing a second of queued requests at once held the GIL for ~20 ms.
 """
 
 from __future__ import annotations
 
-import collections
+import asyncio
+import concurrent.futures
 import datetime as dt
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-SLICE = 256  # entries converted to Arrow between two yields of the GIL
+from mlctl.serve.logblock import BLOCK, Block
 
-
-class Entry(NamedTuple):
-    served: Any  # mlctl.serve.state.Served: version, names, kinds, classes
-    endpoint: str
-    request_id: str
-    timestamp: float  # epoch seconds
-    latency_ms: float
-    feeds: dict[str, np.ndarray]
-    raw: dict[str, list] | None  # raw categorical values, to log unknown categories as sent
-    labels: np.ndarray
-    probabilities: np.ndarray | None
+LOOP_WAIT = 10.0  # seconds to wait for the loop to run a step before doing it in the thread
 
 
 class RequestLog:
-    """Queue → background thread → rotated Parquet files."""
+    """Column blocks → background thread → rotated Parquet files."""
 
     def __init__(
         self, log_dir: str | Path, *, max_rows: int, max_seconds: float, flush_seconds: float, max_queue: int = 50_000
@@ -53,7 +53,8 @@ class RequestLog:
         self.written = 0
         self.dropped = 0
         self.files: list[Path] = []
-        self._queue: collections.deque[Entry] = collections.deque()
+        self._blocks: list[Block] = []  # full and filling, oldest first; touched on the loop thread only
+        self._queued = 0  # requests in self._blocks
         self._stop = threading.Event()
         self._writer: Any = None
         self._file: tuple[Path, Path] | None = None  # (in-progress path, final path)
@@ -61,27 +62,48 @@ class RequestLog:
         self._file_opened = 0.0
         self._version: str | None = None
         self._seq = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="mlctl-request-log", daemon=True)
 
-    def start(self, served: Any) -> None:
+    def start(self, served: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Import pyarrow and build one table from the warm-up example, then start the writer.
 
         Done before the service reports ready: a first import inside the writer thread would
-        hold the GIL for a second or more and stall the requests being served.
+        hold the GIL for a second or more and stall the requests being served. ``loop`` is
+        the server's: blocks are taken, converted and freed on it, between requests.
         """
+        self._loop = loop
         import pyarrow.parquet  # noqa: F401
 
         checked = served.model.check_records([served.example], unknown="missing")
         pred = served.model.predict_checked(checked)
-        to_table([Entry(served, "warm-up", "", time.time(), 0.0, checked.feeds, None, pred.labels, pred.probabilities)])
+        block = Block(served)
+        block.add("warm-up", "", time.time(), 0.0, checked.feeds, None, pred.labels, pred.probabilities)
+        block.table()
         self._thread.start()
 
-    def submit(self, entry: Entry) -> None:
-        """Called on the request path: O(1), never touches the disk."""
-        if len(self._queue) >= self.max_queue:
+    def submit(
+        self,
+        served: Any,
+        endpoint: str,
+        request_id: str,
+        timestamp: float,
+        latency_ms: float,
+        feeds: dict[str, np.ndarray],
+        raw: dict[str, list] | None,
+        labels: np.ndarray,
+        probabilities: np.ndarray | None,
+    ) -> None:
+        """Called on the request path (the event loop): appends to columns, never touches the disk."""
+        if self._queued >= self.max_queue:
             self.dropped += 1
             return
-        self._queue.append(entry)
+        block = self._blocks[-1] if self._blocks else None
+        if block is None or block.served is not served or len(block) >= BLOCK:
+            block = Block(served)
+            self._blocks.append(block)
+        block.add(endpoint, request_id, timestamp, latency_ms, feeds, raw, labels, probabilities)
+        self._queued += 1
 
     def stats(self) -> dict:
         return {"written": self.written, "dropped": self.dropped}
@@ -105,30 +127,44 @@ class RequestLog:
         self._drain()
         self._rotate()
 
-    def _drain(self) -> None:
-        batch: list[Entry] = []
-        while self._queue:
-            batch.append(self._queue.popleft())
-        # consecutive entries of one model version form one table
-        start = 0
-        for i in range(1, len(batch) + 1):
-            if i == len(batch) or batch[i].served is not batch[start].served:
-                self._write(batch[start:i])
-                start = i
+    def _take(self) -> list[Block]:
+        blocks, self._blocks, self._queued = self._blocks, [], 0
+        return blocks
 
-    def _write(self, entries: list[Entry]) -> None:
-        if not entries:
-            return
+    def _drain(self) -> None:
+        tables: list[Any] = []
+        served = None
+        for block in self._on_loop(self._take):
+            if served is not None and block.served is not served:  # one model version per table
+                self._write(served, tables)
+                tables = []
+            served = block.served
+            tables.append(self._on_loop(_convert(block)))
+        if tables:
+            self._write(served, tables)
+
+    def _on_loop(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` run on the event loop when one is running (no GIL convoy), else here."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            done: concurrent.futures.Future = concurrent.futures.Future()
+
+            def call() -> None:
+                try:
+                    done.set_result(fn())
+                except BaseException as exc:
+                    done.set_exception(exc)
+
+            try:
+                loop.call_soon_threadsafe(call)
+                return done.result(timeout=LOOP_WAIT)
+            except (RuntimeError, concurrent.futures.TimeoutError):
+                pass  # the loop closed or stopped meanwhile (shutdown): run it here
+        return fn()
+
+    def _write(self, served: Any, tables: list[Any]) -> None:
         import pyarrow as pa
 
-        served = entries[0].served
-        # converted in slices, yielding the GIL between them: one long conversion would stall
-        # the event loop (and every request in flight) for its whole duration
-        tables = []
-        for start in range(0, len(entries), SLICE):
-            if start:
-                time.sleep(0)
-            tables.append(to_table(entries[start : start + SLICE]))
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         if self._version != served.version or self._writer is None or self._writer.schema != table.schema:
             self._rotate()
@@ -164,67 +200,12 @@ class RequestLog:
         self._writer, self._file, self._version = None, None, None
 
 
-def to_table(entries: list[Entry]):
-    """One Arrow table from log entries of the same model.
+def _convert(block: Block) -> Callable[[], Any]:
+    """The block's table; the block's columns are freed right after, on the same loop callback."""
 
-    Per-entry Python work is one attribute read per field; everything per row runs in
-    numpy/pyarrow, so the writer thread holds the GIL for as short a time as possible.
-    """
-    import pyarrow as pa
+    def convert() -> Any:
+        table = block.table()
+        block.clear()  # free the arrays here and now, a block's worth at a time
+        return table
 
-    served = entries[0].served
-    counts = np.fromiter((len(e.labels) for e in entries), dtype=np.int64, count=len(entries))
-    total = int(counts.sum())
-    single = total == len(entries)  # the common case: one row per request, nothing to repeat
-
-    def per_row(values: np.ndarray) -> np.ndarray:
-        return values if single else np.repeat(values, counts)
-
-    stamps = np.fromiter((e.timestamp for e in entries), dtype=np.float64, count=len(entries))
-    cols: dict[str, Any] = {
-        "request_id": pa.array(per_row(_objects([e.request_id for e in entries])), pa.string()),
-        "timestamp": pa.array(per_row(np.round(stamps * 1e6).astype("int64")), pa.timestamp("us", tz="UTC")),
-        "model_version": pa.array(np.full(total, served.version, dtype=object), pa.string()),
-        "endpoint": pa.array(per_row(_objects([e.endpoint for e in entries])), pa.string()),
-        "latency_ms": pa.array(
-            per_row(np.fromiter((e.latency_ms for e in entries), dtype=np.float64, count=len(entries)))
-        ),
-    }
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    for name in served.names:
-        values = np.concatenate([e.feeds[name] for e in entries]).reshape(-1)  # feeds are (n, 1)
-        if served.kinds[name] == "numeric":
-            cols[name] = pa.array(values.astype("float64"), pa.float64(), from_pandas=True)
-        else:
-            cols[name] = pa.array(_categorical(values, entries, name, starts), pa.string())
-    labels = np.concatenate([e.labels for e in entries]).reshape(-1)
-    if served.task == "regression":
-        cols["prediction"] = pa.array(labels.astype("float64"))
-    elif labels.dtype.kind in "iu":
-        cols["prediction"] = pa.array(labels.astype("int64"))
-    else:
-        cols["prediction"] = pa.array(labels.astype(str), pa.string())
-    if served.class_keys is not None and all(e.probabilities is not None for e in entries):
-        probs = np.concatenate([e.probabilities for e in entries]).astype("float64")
-        for j, key in enumerate(served.class_keys):
-            cols[f"proba_{key}"] = pa.array(probs[:, j])
-    return pa.table(cols)
-
-
-def _objects(values: list) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
-def _categorical(values: np.ndarray, entries: list[Entry], name: str, starts: np.ndarray) -> np.ndarray:
-    """A categorical column as logged: missing is null, an unknown category (fed as missing) as sent."""
-    logged = values.astype(object)
-    blank = np.flatnonzero(logged == "")  # the missing category; usually few rows, looked at one by one
-    if len(blank):
-        which = np.searchsorted(starts, blank, side="right") - 1
-        for i, e in zip(blank.tolist(), which.tolist(), strict=True):
-            raw = entries[e].raw
-            sent = raw[name][i - int(starts[e])] if raw else None
-            logged[i] = sent if isinstance(sent, str) and sent else None
-    return logged
+    return convert

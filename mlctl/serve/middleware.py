@@ -12,20 +12,15 @@ from mlctl.serve.metrics import Metrics
 MAX_ID = 128
 
 
-class ObserveMiddleware:
-    """Assign or accept a request id, echo it in the response, count and time the request."""
+class RequestIds:
+    """Accept a client's X-Request-ID or make a unique one; shared by the middleware and /predict."""
 
-    def __init__(self, app: Any, metrics: Metrics):
-        self.app = app
-        self.metrics = metrics
-        self.id_prefix = secrets.token_hex(8)
-        self.id_counter = itertools.count()
+    def __init__(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.counter = itertools.count()
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
+    def assign(self, scope: dict, start: float) -> tuple[bytes, bytes]:
+        """Put the id and start time in ``scope["state"]``; returns the response header."""
         request_id = None
         for key, value in scope["headers"]:
             if key == b"x-request-id":
@@ -34,11 +29,27 @@ class ObserveMiddleware:
                     request_id = value.decode()
                 break
         if request_id is None:  # unique: random per process, then counted (uuid4 costs 3 µs a request)
-            request_id = f"{self.id_prefix}{next(self.id_counter):016x}"
+            request_id = f"{self.prefix}{next(self.counter):016x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["start"] = start
-        header = (b"x-request-id", request_id.encode())
+        return (b"x-request-id", request_id.encode())
+
+
+class ObserveMiddleware:
+    """Assign or accept a request id, echo it in the response, count and time the request."""
+
+    def __init__(self, app: Any, metrics: Metrics, ids: RequestIds | None = None):
+        self.app = app
+        self.metrics = metrics
+        self.ids = ids or RequestIds()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        header = self.ids.assign(scope, start)
         status = 500
 
         async def send_with_id(message: dict) -> None:

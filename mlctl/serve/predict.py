@@ -1,14 +1,17 @@
 """POST /predict: JSON records in, labels (and class probabilities) out.
 
 The route is documented through FastAPI (OpenAPI schema and example from the
-model's inputs), but requests are answered by ``PredictFastPath``, a pure ASGI
-layer in front of FastAPI's router: for a sub-millisecond model, routing,
-dependency solving and Request objects would otherwise cost more than the model.
+model's inputs), but requests are answered by ``PredictEndpoint``, one ASGI
+call that the app runs before its middleware stack and router: for a model
+that scores in tens of microseconds, routing, dependency solving, Request
+objects and one closure per middleware would otherwise cost more than the model.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,17 +19,29 @@ from starlette.responses import Response
 
 from mlctl.serve.context import Context, context
 from mlctl.serve.http import dumps, parse_json
+from mlctl.serve.limits import read_body
+from mlctl.serve.middleware import RequestIds
+from mlctl.serve.plain import plain_feeds
 from mlctl.serve.schemas import PREDICT_OK, predict_body, responses
-from mlctl.serve.scoring import InputError, off_loop, probabilities_list, score, validate_records
+from mlctl.serve.scoring import InputError, probabilities_list, validate_records
 from mlctl.serve.state import Served
 
 PATH = "/predict"
 log = logging.getLogger("mlctl.serve")
+INTERNAL = b'{"detail":"internal error (logged on the server)"}'
+
+
+def _validate(served: Served, instances: object, unknown: str, max_rows: int) -> tuple[dict, dict]:
+    plain = plain_feeds(served.plan, instances, max_rows)
+    if plain is not None:  # the usual well-formed request: no validator, same feeds
+        return plain
+    checked, columns = validate_records(served, instances, unknown, max_rows, "instances")
+    return checked.feeds, columns
 
 
 def _run(served: Served, instances: object, unknown: str, max_rows: int):
-    checked, columns = validate_records(served, instances, unknown, max_rows, "instances")
-    return checked, columns, score(served, checked)
+    feeds, columns = _validate(served, instances, unknown, max_rows)
+    return feeds, columns, served.model.run(feeds)
 
 
 async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
@@ -42,9 +57,13 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
     n = len(instances) if isinstance(instances, list) else 0
     config = ctx.config
     try:
-        checked, columns, pred = await off_loop(
-            n, config.thread_rows, _run, served, instances, config.unknown_category, config.max_rows
-        )
+        if n > config.thread_rows:  # a big batch: validated and scored off the event loop
+            feeds, columns, pred = await asyncio.to_thread(
+                _run, served, instances, config.unknown_category, config.max_rows
+            )
+        else:  # validated here, scored with the other requests in flight
+            feeds, columns = _validate(served, instances, config.unknown_category, config.max_rows)
+            pred = await ctx.batcher.score(served, feeds, n)
     except InputError as exc:
         return exc.status, dumps({"detail": exc.detail()})
     labels = pred.labels.tolist()
@@ -52,16 +71,56 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
     if served.class_keys is not None:
         out["probabilities"] = probabilities_list(served, pred)
     out["model_version"] = served.version
-    ctx.record(scope, PATH, served, checked, columns, pred, labels)
+    ctx.record(scope, PATH, served, feeds, columns, pred, labels)
     return 200, dumps(out)
+
+
+async def _respond(ctx: Context, scope: dict, body: bytes, send: Any, extra: list) -> int:
+    try:
+        status, out = await answer(ctx, scope, body)
+    except Exception:  # never a traceback to the client
+        log.exception("unhandled error on /predict")
+        status, out = 500, INTERNAL
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": out})
+    return status
 
 
 class _Route:
     path = PATH  # what the metrics middleware reads from scope["route"]
 
 
+class PredictEndpoint:
+    """All of POST /predict in one call: request id, body limit, answer, metrics.
+
+    The same steps as ObserveMiddleware -> BodyLimitMiddleware -> route, without a
+    closure per layer; the app calls it before its own stack (see ServeApp).
+    """
+
+    def __init__(self, ctx: Context, ids: RequestIds):
+        self.ctx = ctx
+        self.ids = ids
+        self.route = _Route()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        start = time.perf_counter()
+        header = self.ids.assign(scope, start)
+        scope["route"] = self.route
+        ctx = self.ctx
+        status = 500
+        try:
+            body = await read_body(scope, receive, send, ctx.config.max_body_bytes, [header])
+            if isinstance(body, bytes):
+                status = await _respond(ctx, scope, body, send, [header])
+            elif body:  # refused (413); 0: the client went away, nothing was answered
+                status = body
+        finally:
+            ctx.metrics.observe_request(PATH, "POST", status, time.perf_counter() - start)
+
+
 class PredictFastPath:
-    """Answer POST /predict directly; everything else goes on to FastAPI."""
+    """Answer POST /predict inside the middleware stack (when ServeApp cannot run PredictEndpoint first)."""
 
     def __init__(self, app: Any, ctx: Context):
         self.app = app
@@ -80,19 +139,7 @@ class PredictFastPath:
                 return
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        try:
-            status, body = await answer(self.ctx, scope, b"".join(chunks))
-        except Exception:  # never a traceback to the client
-            log.exception("unhandled error on /predict")
-            status, body = 500, b'{"detail":"internal error (logged on the server)"}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _respond(self.ctx, scope, b"".join(chunks), send, [])
 
 
 def router(served: Served, unknown: str, max_rows: int) -> APIRouter:

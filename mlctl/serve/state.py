@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from mlctl.errors import ModelError
 from mlctl.runtime import OnnxModel
+from mlctl.serve.plain import Plan
 from mlctl.serve.schemas import example_instance
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class Served:
         self.classes = list(model.classes) if model.classes is not None else None
         self.class_keys = [str(c) for c in self.classes] if self.classes is not None else None
         self.example = example_instance(model.inputs)
+        self.plan = Plan(model)
         self.signature = (self.task, tuple((s.name, s.kind) for s in model.inputs))
 
     def warm_up(self) -> None:

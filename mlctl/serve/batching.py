@@ -1,0 +1,107 @@
+"""Adaptive batching: /predict requests that are in flight together share one onnxruntime call.
+
+A one-row call costs onnxruntime almost as much as a 30-row one (per-call and
+per-node overhead, and a cache warmed for one call is cold again by the next).
+Under concurrent load, requests that reach the model in the same event-loop turn
+are concatenated, scored once, and their rows handed back. Nothing ever waits for
+a batch to fill (MLServer's ``max_batch_time`` is 0 here): a request waits at
+most one loop turn, and once several batches in a row held a single request
+(one client at a time), requests are scored at once again, with one in
+``PROBE`` still deferred to notice when concurrency returns.
+
+Every model mlctl exports scores rows independently (preprocessing and the
+estimator work row by row), so a row gets the same answer in any batch, up to
+float32 rounding: linear models score a batch with a matrix product whose
+summation order may change the last bit (tests/test_serve_batching.py).
+`mlctl predict` scores in chunks too, so this is the tolerance the two already share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import numpy as np
+
+from mlctl.runtime import Prediction
+from mlctl.serve.state import Served
+
+log = logging.getLogger("mlctl.serve")
+LONELY = 8  # consecutive one-request batches after which requests are scored at once
+PROBE = 16  # ... except one in this many, which still waits a turn to see if others come
+
+
+class _Batch:
+    __slots__ = ("feeds", "futures", "rows", "served")
+
+    def __init__(self, served: Served):
+        self.served = served
+        self.feeds: list[dict[str, np.ndarray]] = []
+        self.futures: list[asyncio.Future] = []
+        self.rows = 0
+
+
+class Batcher:
+    """Score each request's feeds, batched with the others in flight; ``max_rows`` 1 turns it off."""
+
+    def __init__(self, max_rows: int):
+        self.max_rows = max_rows
+        self.lonely = 0  # consecutive batches of a single request
+        self.direct = 0
+        self.calls = 0  # onnxruntime calls made for batches, and the requests they served
+        self.batched = 0
+        self._pending: _Batch | None = None
+
+    async def score(self, served: Served, feeds: dict[str, np.ndarray], rows: int) -> Prediction:
+        batch = self._pending
+        if batch is None or batch.served is not served or batch.rows + rows > self.max_rows:
+            if rows >= self.max_rows:
+                return served.model.run(feeds)  # big enough by itself
+            if self.lonely >= LONELY:
+                self.direct += 1
+                if self.direct % PROBE:
+                    return served.model.run(feeds)  # nobody to batch with lately
+            batch = self._pending = _Batch(served)
+            # runs after the requests already scheduled in this loop turn, which join it meanwhile
+            asyncio.get_running_loop().call_soon(self._flush, batch)
+        future = asyncio.get_running_loop().create_future()
+        batch.feeds.append(feeds)
+        batch.futures.append(future)
+        batch.rows += rows
+        return await future
+
+    def _flush(self, batch: _Batch) -> None:
+        if self._pending is batch:
+            self._pending = None
+        self.lonely = self.lonely + 1 if len(batch.feeds) == 1 else 0
+        model = batch.served.model
+        if len(batch.feeds) == 1:
+            _settle(batch.futures[0], model.run, batch.feeds[0])
+            return
+        names = batch.feeds[0].keys()
+        merged = {name: np.concatenate([f[name] for f in batch.feeds]) for name in names}
+        try:
+            pred = model.run(merged)
+        except Exception:  # score one by one, so one request's failure stays its own
+            log.warning("batched onnxruntime call failed; scoring its %d requests one by one", len(batch.feeds))
+            for feeds, future in zip(batch.feeds, batch.futures, strict=True):
+                _settle(future, model.run, feeds)
+            return
+        self.calls += 1
+        self.batched += len(batch.feeds)
+        start = 0
+        for feeds, future in zip(batch.feeds, batch.futures, strict=True):
+            end = start + len(next(iter(feeds.values())))
+            probabilities = None if pred.probabilities is None else pred.probabilities[start:end]
+            if not future.cancelled():
+                future.set_result(Prediction(pred.labels[start:end], probabilities))
+            start = end
+
+
+def _settle(future: asyncio.Future, run, feeds: dict) -> None:
+    if future.cancelled():
+        return
+    try:
+        future.set_result(run(feeds))
+    except Exception as exc:
+        future.set_exception(exc)
