@@ -12,7 +12,7 @@ import pytest
 from mlctl.runtime import OnnxModel
 from mlctl.serve import create_app
 from mlctl.serve.batching import LONELY, PROBE, Batcher
-from mlctl.serve.plain import plain_feeds
+from mlctl.serve.plain import plain_columns, to_feeds
 from mlctl.serve.state import Served
 from tests.serve_helpers import ThreadServer, build_model, records, serve_config
 
@@ -123,8 +123,8 @@ def test_concurrent_http_clients_get_their_own_answers(tmp_path):
     batcher = app.state.ctx.batcher
     assert batcher.calls >= 1 and batcher.batched > batcher.calls  # some requests really were batched
     for i, body in answers:
-        plain = plain_feeds(served.plan, [recs[i]], 1000)
-        feeds = plain[0] if plain else _feeds(served, [recs[i]])
+        plain = plain_columns(served.plan, [recs[i]], 1000)
+        feeds = to_feeds(served.plan, [plain]) if plain else _feeds(served, [recs[i]])
         alone = served.model.run(feeds)
         assert body["predictions"] == alone.labels.tolist()
         np.testing.assert_array_max_ulp(

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlctl.runtime import OnnxModel
-from mlctl.serve.plain import MAX_ROWS, Plan, plain_feeds
+from mlctl.serve.plain import MAX_ROWS, Plan, plain_columns, to_feeds
 from mlctl.serve.scoring import InputError, validate_records
 from mlctl.serve.state import Served
 from tests.serve_helpers import build_model, records
@@ -36,12 +36,26 @@ def test_clean_records_take_the_shortcut_with_the_validators_feeds(served):
     recs = [r for r in records(served.frame, slice(0, 60)) if None not in r.values()][:MAX_ROWS]
     assert len(recs) > 10
     for rows in (recs[:1], recs):
-        plain = plain_feeds(served.plan, rows, 1000)
+        plain = plain_columns(served.plan, rows, 1000)
         assert plain is not None  # the usual request really is answered without the validator
         checked, columns = validate_records(served, rows, "missing", 1000, "instances")
-        _same_feeds(plain[0], checked.feeds)
-        for name, raw in plain[1].items():
-            assert raw == columns[name]
+        _same_feeds(to_feeds(served.plan, [plain]), checked.feeds)
+        for name in served.categorical:
+            assert plain[name] == columns[name]  # what was sent is what was scored
+
+
+def test_feeds_of_a_batch_are_the_requests_feeds_in_order(served):
+    """Plain requests and validator-checked ones (arrays) mix in one batch."""
+    recs = records(served.frame, slice(0, 40))
+    requests = [recs[0:1], recs[1:4], recs[4:5], recs[5:9]]
+    parts = []
+    for rows in requests:
+        plain = plain_columns(served.plan, rows, 1000)
+        parts.append(plain if plain is not None else validate_records(served, rows, "missing", 1000, "x")[0].feeds)
+    assert any(type(p[served.names[0]]) is list for p in parts)
+    alone = [to_feeds(served.plan, [p]) for p in parts]
+    merged = to_feeds(served.plan, parts)
+    _same_feeds(merged, {k: np.concatenate([a[k] for a in alone]) for k in merged})
 
 
 def test_anything_unusual_goes_to_the_validator(served):
@@ -60,11 +74,11 @@ def test_anything_unusual_goes_to_the_validator(served):
         {k: v for k, v in rec.items() if k != numeric},
     ]
     for bad in unusual:
-        assert plain_feeds(served.plan, [bad], 1000) is None, bad
-    assert plain_feeds(served.plan, [rec] * (MAX_ROWS + 1), 1000) is None  # big: the vectorised path
-    assert plain_feeds(served.plan, [rec] * 3, 2) is None  # over serve.max_rows: a 413 from the validator
-    assert plain_feeds(served.plan, [], 1000) is None
-    assert plain_feeds(served.plan, {"x": rec}, 1000) is None
+        assert plain_columns(served.plan, [bad], 1000) is None, bad
+    assert plain_columns(served.plan, [rec] * (MAX_ROWS + 1), 1000) is None  # big: the vectorised path
+    assert plain_columns(served.plan, [rec] * 3, 2) is None  # over serve.max_rows: a 413 from the validator
+    assert plain_columns(served.plan, [], 1000) is None
+    assert plain_columns(served.plan, {"x": rec}, 1000) is None
 
 
 values = st.one_of(
@@ -89,14 +103,14 @@ def test_shortcut_never_accepts_what_the_validator_would_change_or_refuse(served
         exact = data.draw(st.booleans() | st.just(True))  # mostly the model's own keys
         keys = names if exact else data.draw(st.lists(st.sampled_from([*names, "extra"]), unique=True))
         recs.append({k: _value(data, served, k) for k in keys})
-    plain = plain_feeds(served.plan, recs, 1000)
+    plain = plain_columns(served.plan, recs, 1000)
     try:
         checked, _ = validate_records(served, recs, unknown, 1000, "instances")
     except InputError:
         assert plain is None  # refused by the validator: never scored by the shortcut
         return
     if plain is not None:
-        _same_feeds(plain[0], checked.feeds)
+        _same_feeds(to_feeds(served.plan, [plain]), checked.feeds)
 
 
 def _value(data: st.DataObject, served: Served, name: str) -> object:
@@ -122,7 +136,7 @@ def test_generated_requests_exercise_the_shortcut(served):
     @given(data=st.data())
     def probe(data):
         rec = {k: _value(data, served, k) for k in served.names}
-        accepted.append(plain_feeds(served.plan, [rec], 1000) is not None)
+        accepted.append(plain_columns(served.plan, [rec], 1000) is not None)
 
     probe()
     assert 10 <= sum(accepted) <= len(accepted) - 10, (sum(accepted), len(accepted))  # both answers, often

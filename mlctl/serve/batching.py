@@ -21,9 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import numpy as np
-
 from mlctl.runtime import Prediction
+from mlctl.serve.plain import Columns, to_feeds
 from mlctl.serve.state import Served
 
 log = logging.getLogger("mlctl.serve")
@@ -32,11 +31,12 @@ PROBE = 16  # ... except one in this many, which still waits a turn to see if ot
 
 
 class _Batch:
-    __slots__ = ("feeds", "futures", "rows", "served")
+    __slots__ = ("futures", "parts", "rows", "served", "sizes")
 
     def __init__(self, served: Served):
         self.served = served
-        self.feeds: list[dict[str, np.ndarray]] = []
+        self.parts: list[Columns] = []
+        self.sizes: list[int] = []
         self.futures: list[asyncio.Future] = []
         self.rows = 0
 
@@ -52,20 +52,22 @@ class Batcher:
         self.batched = 0
         self._pending: _Batch | None = None
 
-    async def score(self, served: Served, feeds: dict[str, np.ndarray], rows: int) -> Prediction:
+    async def score(self, served: Served, columns: Columns, rows: int) -> Prediction:
+        """Predictions for one request's validated ``columns`` (``rows`` rows)."""
         batch = self._pending
         if batch is None or batch.served is not served or batch.rows + rows > self.max_rows:
             if rows >= self.max_rows:
-                return served.model.run(feeds)  # big enough by itself
+                return served.model.run(to_feeds(served.plan, [columns]))  # big enough by itself
             if self.lonely >= LONELY:
                 self.direct += 1
                 if self.direct % PROBE:
-                    return served.model.run(feeds)  # nobody to batch with lately
+                    return served.model.run(to_feeds(served.plan, [columns]))  # nobody to batch with lately
             batch = self._pending = _Batch(served)
             # runs after the requests already scheduled in this loop turn, which join it meanwhile
             asyncio.get_running_loop().call_soon(self._flush, batch)
         future = asyncio.get_running_loop().create_future()
-        batch.feeds.append(feeds)
+        batch.parts.append(columns)
+        batch.sizes.append(rows)
         batch.futures.append(future)
         batch.rows += rows
         return await future
@@ -73,35 +75,33 @@ class Batcher:
     def _flush(self, batch: _Batch) -> None:
         if self._pending is batch:
             self._pending = None
-        self.lonely = self.lonely + 1 if len(batch.feeds) == 1 else 0
-        model = batch.served.model
-        if len(batch.feeds) == 1:
-            _settle(batch.futures[0], model.run, batch.feeds[0])
+        self.lonely = self.lonely + 1 if len(batch.parts) == 1 else 0
+        served = batch.served
+        if len(batch.parts) == 1:
+            _settle(batch.futures[0], served, batch.parts[0])
             return
-        names = batch.feeds[0].keys()
-        merged = {name: np.concatenate([f[name] for f in batch.feeds]) for name in names}
         try:
-            pred = model.run(merged)
+            pred = served.model.run(to_feeds(served.plan, batch.parts))
         except Exception:  # score one by one, so one request's failure stays its own
-            log.warning("batched onnxruntime call failed; scoring its %d requests one by one", len(batch.feeds))
-            for feeds, future in zip(batch.feeds, batch.futures, strict=True):
-                _settle(future, model.run, feeds)
+            log.warning("batched onnxruntime call failed; scoring its %d requests one by one", len(batch.parts))
+            for part, future in zip(batch.parts, batch.futures, strict=True):
+                _settle(future, served, part)
             return
         self.calls += 1
-        self.batched += len(batch.feeds)
+        self.batched += len(batch.parts)
         start = 0
-        for feeds, future in zip(batch.feeds, batch.futures, strict=True):
-            end = start + len(next(iter(feeds.values())))
+        for rows, future in zip(batch.sizes, batch.futures, strict=True):
+            end = start + rows
             probabilities = None if pred.probabilities is None else pred.probabilities[start:end]
             if not future.cancelled():
                 future.set_result(Prediction(pred.labels[start:end], probabilities))
             start = end
 
 
-def _settle(future: asyncio.Future, run, feeds: dict) -> None:
+def _settle(future: asyncio.Future, served: Served, columns: Columns) -> None:
     if future.cancelled():
         return
     try:
-        future.set_result(run(feeds))
+        future.set_result(served.model.run(to_feeds(served.plan, [columns])))
     except Exception as exc:
         future.set_exception(exc)

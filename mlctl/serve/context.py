@@ -6,7 +6,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mlctl.runtime import Prediction
 from mlctl.serve.batching import Batcher
 from mlctl.serve.config import ServeConfig
 from mlctl.serve.http import elapsed_ms, request_id
@@ -28,25 +27,21 @@ class Context:
         scope: dict,
         endpoint: str,
         served: Served,
-        feeds: dict,
-        columns: dict,
-        pred: Prediction,
+        inputs: dict,
+        columns: dict | None,
         labels: list,
+        probabilities: Any,
     ) -> None:
-        """Count the predictions and queue them for the request log (no disk I/O here)."""
+        """Count the predictions and queue them for the request log (no disk I/O here).
+
+        ``inputs``: per feature, the values or (n, 1) feed scored; ``columns``: the raw
+        values as sent, or None when they are the inputs; ``probabilities``: array, rows or None.
+        """
         self.metrics.observe_predictions(endpoint, labels, served.task == "regression")
         if self.log is not None:
-            raw = {n: columns[n] for n in served.names if served.kinds[n] == "categorical"}
+            raw = None if columns is None else {n: columns[n] for n in served.categorical}
             self.log.submit(
-                served,
-                endpoint,
-                request_id(scope),
-                time.time(),
-                elapsed_ms(scope),
-                feeds,
-                raw,
-                pred.labels,
-                pred.probabilities,
+                served, endpoint, request_id(scope), time.time(), elapsed_ms(scope), inputs, raw, labels, probabilities
             )
 
 

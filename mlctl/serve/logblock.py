@@ -1,10 +1,10 @@
 """Request-log rows buffered as columns, and their conversion to one Arrow table.
 
-A block keeps one list per column and appends each request's values and arrays
-to them: no per-request container outlives the request. Per-request objects
-(a record tuple, a dict of feeds) kept for a second would pass through the
-garbage collector's young generations by the thousand and make each of its
-collections cost milliseconds.
+A block keeps one flat list of plain values per column and extends them with
+each request's values: no per-request container or array outlives the request.
+Per-request objects (a record tuple, a dict of feeds) kept for a second pass
+through the garbage collector's young generations by the thousand, and freeing
+a second's worth of small arrays at once held the GIL for ~20 ms.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ BLOCK = 128  # requests per block: converted (and freed) in one event-loop callb
 
 
 class Block:
-    """Up to ``BLOCK`` logged requests of one served model, as columns."""
+    """Up to ``BLOCK`` logged requests of one served model, as flat columns (one entry per row)."""
 
     __slots__ = (
         "counts",
         "endpoints",
-        "feeds",
         "ids",
+        "inputs",
         "labels",
         "latencies",
         "probabilities",
@@ -37,18 +37,18 @@ class Block:
         self.clear()
 
     def clear(self) -> None:
-        """Empty the columns (and free the arrays they held)."""
+        """Empty the columns."""
         served = self.served
-        self.ids: list[str] = []
+        self.ids: list[str] = []  # per request
         self.endpoints: list[str] = []
         self.stamps: list[float] = []  # epoch seconds
         self.latencies: list[float] = []  # ms
         self.counts: list[int] = []  # rows per request
-        self.feeds: dict[str, list[np.ndarray]] = {n: [] for n in served.names}
-        # raw categorical values, to log an unknown category as sent (it is fed as missing)
-        self.raw: dict[str, list[tuple | None]] = {n: [] for n in served.names if served.kinds[n] == "categorical"}
-        self.labels: list[np.ndarray] = []
-        self.probabilities: list[np.ndarray | None] = []
+        self.inputs: dict[str, list] = {n: [] for n in served.names}  # per row, as scored
+        # categorical values as sent, to log an unknown category (scored as missing) as sent
+        self.raw: dict[str, list] = {n: [] for n in served.categorical}
+        self.labels: list = []
+        self.probabilities: list = []  # rows of class probabilities, or None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -59,22 +59,28 @@ class Block:
         request_id: str,
         timestamp: float,
         latency_ms: float,
-        feeds: dict[str, np.ndarray],
+        inputs: dict[str, Any],
         raw: dict[str, list] | None,
-        labels: np.ndarray,
-        probabilities: np.ndarray | None,
+        labels: Any,
+        probabilities: Any,
     ) -> None:
+        """One request: ``inputs`` per feature as value lists or (n, 1) arrays; arrays become lists."""
+        n = len(labels)
         self.ids.append(request_id)
         self.endpoints.append(endpoint)
         self.stamps.append(timestamp)
         self.latencies.append(latency_ms)
-        self.counts.append(len(labels))
-        for name, col in self.feeds.items():
-            col.append(feeds[name])
+        self.counts.append(n)
+        for name, col in self.inputs.items():
+            values = inputs[name]
+            col.extend(values if type(values) is list else values.reshape(-1).tolist())
         for name, col in self.raw.items():
-            col.append(tuple(raw[name]) if raw else None)  # a tuple of strings leaves the GC's view
-        self.labels.append(labels)
-        self.probabilities.append(probabilities)
+            col.extend(raw[name] if raw is not None else self.inputs[name][-n:])
+        self.labels.extend(labels if type(labels) is list else labels.tolist())
+        if probabilities is None:
+            self.probabilities.extend([None] * n)
+        else:
+            self.probabilities.extend(probabilities if type(probabilities) is list else probabilities.tolist())
 
     def table(self) -> Any:
         """The block as one Arrow table (the request-log schema, see mlctl.serve.logging)."""
@@ -85,46 +91,39 @@ class Block:
         total = int(counts.sum())
         single = total == len(counts)  # the common case: one row per request, nothing to repeat
 
-        def per_row(values: Any) -> Any:
-            return values if single else np.repeat(np.asarray(values, dtype=object), counts)
+        def per_row(values: list, dtype: Any) -> np.ndarray:
+            array = np.array(values, dtype=dtype)
+            return array if single else np.repeat(array, counts)
 
         stamps = np.round(np.array(self.stamps, dtype=np.float64) * 1e6).astype("int64")
-        latencies = np.array(self.latencies, dtype=np.float64)
         cols: dict[str, Any] = {
-            "request_id": pa.array(per_row(self.ids), pa.string()),
+            "request_id": pa.array(per_row(self.ids, object), pa.string()),
             "timestamp": pa.array(stamps if single else np.repeat(stamps, counts), pa.timestamp("us", tz="UTC")),
             "model_version": pa.array(np.full(total, served.version, dtype=object), pa.string()),
-            "endpoint": pa.array(per_row(self.endpoints), pa.string()),
-            "latency_ms": pa.array(latencies if single else np.repeat(latencies, counts)),
+            "endpoint": pa.array(per_row(self.endpoints, object), pa.string()),
+            "latency_ms": pa.array(per_row(self.latencies, np.float64)),
         }
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         for name in served.names:
-            values = np.concatenate(self.feeds[name]).reshape(-1)  # feeds are (n, 1)
-            if served.kinds[name] == "numeric":
-                cols[name] = pa.array(values.astype("float64"), pa.float64(), from_pandas=True)
+            values = self.inputs[name]
+            if served.kinds[name] == "numeric":  # as the model saw them: float32, widened; NaN is null
+                cols[name] = pa.array(np.array(values, dtype=np.float32).astype(np.float64), from_pandas=True)
             else:
-                cols[name] = pa.array(_categorical(values, self.raw[name], starts), pa.string())
-        labels = np.concatenate(self.labels).reshape(-1)
+                cols[name] = pa.array(_categorical(values, self.raw[name]), pa.string())
+        labels = self.labels
         if served.task == "regression":
-            cols["prediction"] = pa.array(labels.astype("float64"))
-        elif labels.dtype.kind in "iu":
-            cols["prediction"] = pa.array(labels.astype("int64"))
+            cols["prediction"] = pa.array(np.array(labels, dtype=np.float64))
+        elif labels and all(type(v) is int for v in labels):
+            cols["prediction"] = pa.array(labels, pa.int64())
         else:
-            cols["prediction"] = pa.array(labels.astype(str), pa.string())
-        if served.class_keys is not None and all(p is not None for p in self.probabilities):
-            probs = np.concatenate(self.probabilities).astype("float64")
+            cols["prediction"] = pa.array([str(v) for v in labels], pa.string())
+        probabilities = self.probabilities
+        if served.class_keys is not None and None not in probabilities:
+            probs = np.array(probabilities, dtype=np.float64).reshape(total, len(served.class_keys))
             for j, key in enumerate(served.class_keys):
                 cols[f"proba_{key}"] = pa.array(probs[:, j])
         return pa.table(cols)
 
 
-def _categorical(values: np.ndarray, raw: list[tuple | None], starts: np.ndarray) -> np.ndarray:
+def _categorical(values: list, raw: list) -> list:
     """A categorical column as logged: missing is null, an unknown category (fed as missing) as sent."""
-    logged = values.astype(object)
-    blank = np.flatnonzero(logged == "")  # the missing category; usually few rows, looked at one by one
-    if len(blank):
-        which = np.searchsorted(starts, blank, side="right") - 1
-        for i, r in zip(blank.tolist(), which.tolist(), strict=True):
-            sent = raw[r][i - int(starts[r])] if raw[r] is not None else None
-            logged[i] = sent if isinstance(sent, str) and sent else None
-    return logged
+    return [v if v != "" else (r if type(r) is str and r else None) for v, r in zip(values, raw, strict=True)]

@@ -34,8 +34,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mlctl.serve.logblock import BLOCK, Block
 
 LOOP_WAIT = 10.0  # seconds to wait for the loop to run a step before doing it in the thread
@@ -89,12 +87,15 @@ class RequestLog:
         request_id: str,
         timestamp: float,
         latency_ms: float,
-        feeds: dict[str, np.ndarray],
+        inputs: dict[str, Any],
         raw: dict[str, list] | None,
-        labels: np.ndarray,
-        probabilities: np.ndarray | None,
+        labels: Any,
+        probabilities: Any,
     ) -> None:
-        """Called on the request path (the event loop): appends to columns, never touches the disk."""
+        """Called on the request path (the event loop): appends to columns, never touches the disk.
+
+        Arguments as for ``Block.add``: value lists or arrays, labels and probability rows.
+        """
         if self._queued >= self.max_queue:
             self.dropped += 1
             return
@@ -102,7 +103,7 @@ class RequestLog:
         if block is None or block.served is not served or len(block) >= BLOCK:
             block = Block(served)
             self._blocks.append(block)
-        block.add(endpoint, request_id, timestamp, latency_ms, feeds, raw, labels, probabilities)
+        block.add(endpoint, request_id, timestamp, latency_ms, inputs, raw, labels, probabilities)
         self._queued += 1
 
     def stats(self) -> dict:

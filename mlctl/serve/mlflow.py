@@ -160,7 +160,7 @@ def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
         except InputError as exc:
             return _error(exc.status, exc.message(), exc.detail())
         labels = pred.labels.tolist()
-        ctx.record(request.scope, "/invocations", served, checked.feeds, columns, pred, labels)
+        ctx.record(request.scope, "/invocations", served, checked.feeds, columns, labels, pred.probabilities)
         return Response(dumps({"predictions": labels}), media_type="application/json")
 
     return api

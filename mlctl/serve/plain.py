@@ -1,12 +1,13 @@
-"""Feeds for a few JSON records that are plainly valid, without the general validator.
+"""Model inputs for a few JSON records that are plainly valid, without the general validator.
 
 Most online traffic is one well-formed row. For it, the general path (``validate_records``
 then ``check_small``) spends more time in numpy calls and error bookkeeping than
-onnxruntime spends scoring. ``plain_feeds`` accepts only rows that the general path
+onnxruntime spends scoring. ``plain_columns`` accepts only rows that the general path
 would accept unchanged: the exact feature names, numbers (int, float, bool) inside
-float32 range, and known, non-empty category strings. It builds bit-identical feeds.
-Anything else (a null, a bool, an unknown category, a missing or extra key...)
-returns None and takes the general path, which explains what is wrong.
+float32 range, and known, non-empty category strings; ``to_feeds`` then builds
+bit-identical feeds, for one request or for a batch of them.
+Anything else (a null, a string for a number, an unknown category, a missing or extra key...)
+is None and takes the general path, which explains what is wrong.
 tests/test_serve_plain.py checks both claims on generated inputs.
 """
 
@@ -24,7 +25,7 @@ FLOAT32_SAFE = 3.4e38
 
 
 class Plan:
-    """What ``plain_feeds`` needs from one model, precomputed once per loaded model."""
+    """What ``plain_columns`` needs from one model, precomputed once per loaded model."""
 
     __slots__ = ("specs", "width")
 
@@ -35,17 +36,22 @@ class Plan:
         self.width = len(self.specs)
 
 
-def plain_feeds(plan: Plan, records: Any, max_rows: int) -> tuple[dict[str, np.ndarray], dict[str, list]] | None:
-    """(feeds, raw categorical columns) when every record is plainly valid, else None."""
+Columns = dict[str, Any]  # per input: a list of plain (validated) values, or a (n, 1) feed array
+
+
+def plain_columns(plan: Plan, records: Any, max_rows: int) -> dict[str, list] | None:
+    """Each input's values when every record is plainly valid, else None.
+
+    Numbers come back as Python floats (float64, rounded to float32 by ``to_feeds``),
+    categories as the strings sent.
+    """
     if type(records) is not list or not 0 < len(records) <= min(MAX_ROWS, max_rows):
         return None
     width = plan.width
     for rec in records:
         if type(rec) is not dict or len(rec) != width:
             return None
-    n = len(records)
-    feeds: dict[str, np.ndarray] = {}
-    raw: dict[str, list] = {}
+    columns: dict[str, list] = {}
     for name, numeric, known in plan.specs:
         col = []
         for rec in records:
@@ -60,11 +66,32 @@ def plain_feeds(plan: Plan, records: Any, max_rows: int) -> tuple[dict[str, np.n
                 if t is not str or not v or (known is not None and v not in known):
                     return None  # "" is the missing category; unknown ones depend on serve.unknown_category
                 col.append(v)
-        if numeric:
-            feeds[name] = np.array(col, dtype=np.float32).reshape(n, 1)
-        else:
-            arr = np.empty((n, 1), dtype=object)
-            arr[:, 0] = col
-            feeds[name] = arr
-            raw[name] = col
-    return feeds, raw
+        columns[name] = col
+    return columns
+
+
+def to_feeds(plan: Plan, parts: list[Columns]) -> dict[str, np.ndarray]:
+    """onnxruntime feeds for the rows of one or more requests, in order.
+
+    Plain values become one array per input for the whole batch: building arrays
+    per request and concatenating them costs more than the model on small rows.
+    """
+    feeds: dict[str, np.ndarray] = {}
+    if len(parts) == 1:  # the usual case, kept lean
+        part = parts[0]
+        for name, numeric, _ in plan.specs:
+            values = part[name]
+            feeds[name] = _array(values, numeric) if type(values) is list else values
+        return feeds
+    for name, numeric, _ in plan.specs:
+        pieces = [part[name] for part in parts]
+        if all(type(p) is list for p in pieces):
+            feeds[name] = _array([v for p in pieces for v in p], numeric)
+        else:  # some came through the general validator as arrays already
+            feeds[name] = np.concatenate([_array(p, numeric) if type(p) is list else p for p in pieces])
+    return feeds
+
+
+def _array(values: list, numeric: bool) -> np.ndarray:
+    # numbers: float64 -> float32 rounding, as the validator's astype; strings: an object array
+    return np.array(values, dtype=np.float32 if numeric else object).reshape(len(values), 1)

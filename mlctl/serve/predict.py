@@ -21,9 +21,9 @@ from mlctl.serve.context import Context, context
 from mlctl.serve.http import dumps, parse_json
 from mlctl.serve.limits import read_body
 from mlctl.serve.middleware import RequestIds
-from mlctl.serve.plain import plain_feeds
+from mlctl.serve.plain import Columns, plain_columns, to_feeds
 from mlctl.serve.schemas import PREDICT_OK, predict_body, responses
-from mlctl.serve.scoring import InputError, probabilities_list, validate_records
+from mlctl.serve.scoring import InputError, validate_records
 from mlctl.serve.state import Served
 
 PATH = "/predict"
@@ -31,17 +31,18 @@ log = logging.getLogger("mlctl.serve")
 INTERNAL = b'{"detail":"internal error (logged on the server)"}'
 
 
-def _validate(served: Served, instances: object, unknown: str, max_rows: int) -> tuple[dict, dict]:
-    plain = plain_feeds(served.plan, instances, max_rows)
-    if plain is not None:  # the usual well-formed request: no validator, same feeds
-        return plain
+def _validate(served: Served, instances: object, unknown: str, max_rows: int) -> tuple[Columns, dict | None]:
+    """The model's inputs, and the raw values as sent (None when the inputs are exactly those)."""
+    plain = plain_columns(served.plan, instances, max_rows)
+    if plain is not None:  # the usual well-formed request: no validator, same inputs
+        return plain, None
     checked, columns = validate_records(served, instances, unknown, max_rows, "instances")
     return checked.feeds, columns
 
 
 def _run(served: Served, instances: object, unknown: str, max_rows: int):
-    feeds, columns = _validate(served, instances, unknown, max_rows)
-    return feeds, columns, served.model.run(feeds)
+    inputs, raw = _validate(served, instances, unknown, max_rows)
+    return inputs, raw, served.model.run(to_feeds(served.plan, [inputs]))
 
 
 async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
@@ -58,20 +59,24 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
     config = ctx.config
     try:
         if n > config.thread_rows:  # a big batch: validated and scored off the event loop
-            feeds, columns, pred = await asyncio.to_thread(
+            inputs, raw, pred = await asyncio.to_thread(
                 _run, served, instances, config.unknown_category, config.max_rows
             )
         else:  # validated here, scored with the other requests in flight
-            feeds, columns = _validate(served, instances, config.unknown_category, config.max_rows)
-            pred = await ctx.batcher.score(served, feeds, n)
+            inputs, raw = _validate(served, instances, config.unknown_category, config.max_rows)
+            pred = await ctx.batcher.score(served, inputs, n)
     except InputError as exc:
         return exc.status, dumps({"detail": exc.detail()})
     labels = pred.labels.tolist()
+    probabilities = None if pred.probabilities is None else pred.probabilities.tolist()
     out: dict = {"predictions": labels}
     if served.class_keys is not None:
-        out["probabilities"] = probabilities_list(served, pred)
+        keys = served.class_keys
+        out["probabilities"] = (
+            None if probabilities is None else [dict(zip(keys, p, strict=True)) for p in probabilities]
+        )
     out["model_version"] = served.version
-    ctx.record(scope, PATH, served, feeds, columns, pred, labels)
+    ctx.record(scope, PATH, served, inputs, raw, labels, probabilities)
     return 200, dumps(out)
 
 

@@ -162,14 +162,3 @@ async def off_loop(n_rows: int, thread_rows: int, fn: Any, *args: Any) -> Any:
     if n_rows > thread_rows:
         return await asyncio.to_thread(fn, *args)
     return fn(*args)
-
-
-def labels_list(served: Served, pred: Prediction) -> list:
-    return pred.labels.tolist()
-
-
-def probabilities_list(served: Served, pred: Prediction) -> list[dict] | None:
-    if pred.probabilities is None or served.class_keys is None:
-        return None
-    keys = served.class_keys
-    return [dict(zip(keys, row, strict=True)) for row in pred.probabilities.tolist()]

@@ -25,6 +25,7 @@ class Served:
         self.names = model.input_names
         self.name_set = frozenset(self.names)
         self.kinds = {s.name: s.kind for s in model.inputs}
+        self.categorical = [s.name for s in model.inputs if s.kind == "categorical"]
         self.task = model.task
         self.classes = list(model.classes) if model.classes is not None else None
         self.class_keys = [str(c) for c in self.classes] if self.classes is not None else None

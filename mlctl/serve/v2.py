@@ -180,7 +180,7 @@ def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
         except ValueError as exc:  # TensorError and malformed JSON
             return _err(str(exc))
         labels = pred.labels.tolist()
-        ctx.record(request.scope, "/v2/infer", served, checked.feeds, columns, pred, labels)
+        ctx.record(request.scope, "/v2/infer", served, checked.feeds, columns, labels, pred.probabilities)
         values = {"label": pred.labels, "probabilities": pred.probabilities}
         rows = len(labels)
         outputs = []

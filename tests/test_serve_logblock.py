@@ -1,0 +1,46 @@
+"""Request-log blocks: plain and validator-checked requests become the same Parquet rows."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mlctl.runtime import OnnxModel
+from mlctl.serve.logblock import Block
+from mlctl.serve.plain import plain_columns, to_feeds
+from mlctl.serve.scoring import validate_records
+from mlctl.serve.state import Served
+from tests.serve_helpers import build_model, records
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    built = build_model(tmp_path_factory.mktemp("block") / "m", "classification")
+    served = Served(OnnxModel.load(built["model"], built["manifest_path"]))
+    served.frame = built["frame"]
+    return served
+
+
+def test_block_rows_are_what_the_model_saw(served):
+    clean = next(r for r in records(served.frame, slice(0, 50)) if None not in r.values())
+    odd = [{**clean, "colour": "purple", "x2": None}, {**clean, "colour": None}]  # unknown, null, missing
+    block = Block(served)
+    plain = plain_columns(served.plan, [clean], 1000)
+    pred = served.model.run(to_feeds(served.plan, [plain]))
+    block.add("/predict", "r1", 1.0, 2.0, plain, None, pred.labels.tolist(), pred.probabilities.tolist())
+    checked, columns = validate_records(served, odd, "missing", 1000, "instances")
+    pred2 = served.model.predict_checked(checked)
+    raw = {n: columns[n] for n in served.categorical}
+    block.add("/invocations", "r2", 3.0, 4.0, checked.feeds, raw, pred2.labels, pred2.probabilities)
+    df = block.table().to_pandas()
+    assert df["request_id"].tolist() == ["r1", "r2", "r2"]
+    assert df["endpoint"].tolist() == ["/predict", "/invocations", "/invocations"]
+    assert df["latency_ms"].tolist() == [2.0, 4.0, 4.0]
+    assert df["colour"].tolist()[:2] == [clean["colour"], "purple"] and df["colour"].isna()[2]  # unknown as sent
+    assert math.isnan(df["x2"][1]) and df["x2"][0] == pytest.approx(clean["x2"], rel=1e-6)
+    assert df["x1"][0] == float(to_feeds(served.plan, [plain])["x1"][0, 0])  # float32, as scored
+    assert df["prediction"].tolist() == [*pred.labels.tolist(), *pred2.labels.tolist()]
+    assert df["proba_yes"].tolist() == [*pred.probabilities[:, 1].tolist(), *pred2.probabilities[:, 1].tolist()]
+    block.clear()
+    assert len(block) == 0 and block.inputs["x1"] == []
