@@ -4,10 +4,12 @@ Every server is a separate process (one uvicorn worker, uvloop + httptools);
 the load comes from another process: `wrk` when installed, else a raw-socket
 keep-alive load generator in this file (asyncio + uvloop). For concurrency 1, 8
 and 64 it reports requests/s and p50/p99 latency (medians of --runs runs, the
-servers interleaved), the ratio to the floor, and the cost of request logging
-(the same service with serve.log_dir set vs unset).
+servers interleaved), the ratio to the floor and the cost of request logging
+(the same service with serve.log_dir set vs unset). Ratios are the median of
+each run's ratio to the run just before it, so a drift of this noisy machine
+between runs does not count as a difference between servers.
 
-    python benchmarks/bench_serve.py [--seconds 3] [--runs 3]
+    python benchmarks/bench_serve.py [--seconds 2] [--runs 5]
 
 Targets (issue #4): throughput >= 40% of the floor and p99 < 5 ms at
 concurrency 8 on 2 cores; logging costs < 10% of throughput.
@@ -181,8 +183,8 @@ def start(kind: str, model_dir: Path) -> tuple[subprocess.Popen, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
@@ -210,32 +212,33 @@ def main() -> None:
     try:
         results: dict = {}
         for conc in args.concurrency:
-            for _ in range(args.runs):
-                for kind in kinds:  # interleaved, so background noise hits all three alike
+            for run in range(args.runs):
+                # interleaved, so background noise hits all three alike; the two services swap
+                # places every run, so neither always runs right after the floor
+                for kind in kinds if run % 2 == 0 else ["floor", "logging", "serve"]:
                     path = "/" if kind == "floor" else "/predict"
                     r = load(servers[kind][1], path, body, conc, args.seconds, tmp)
                     assert r["errors"] == 0, f"{kind}: {r['errors']} non-2xx responses"
                     results.setdefault((conc, kind), []).append(r)
-        print(f"{'conc':>4} {'server':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs floor':>9}")
+        print(f"{'conc':>4} {'server':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs floor':>9}  per-run ratios")
+        labels = {"floor": "bare uvicorn (floor)", "serve": "/predict, no logging", "logging": "/predict, logging on"}
         for conc in args.concurrency:
-            med = {
-                k: {m: statistics.median(r[m] for r in results[(conc, k)]) for m in ("rps", "p50_ms", "p99_ms")}
-                for k in kinds
-            }
-            labels = {
-                "floor": "bare uvicorn (floor)",
-                "serve": "/predict, no logging",
-                "logging": "/predict, logging on",
-            }
+            runs = {k: results[(conc, k)] for k in kinds}
+            med = {k: {m: statistics.median(r[m] for r in runs[k]) for m in ("rps", "p50_ms", "p99_ms")} for k in kinds}
             for kind in kinds:
+                # each run's ratio to the floor measured just before it: robust to drifts of the machine
+                ratios = sorted(r["rps"] / f["rps"] for r, f in zip(runs[kind], runs["floor"], strict=True))
                 m = med[kind]
-                ratio = m["rps"] / med["floor"]["rps"]
+                spread = f"{ratios[0]:.0%}-{ratios[-1]:.0%}" if kind != "floor" else ""
                 print(
                     f"{conc:>4} {labels[kind]:<22} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} "
-                    f"{ratio:>8.0%}"
+                    f"{statistics.median(ratios):>8.0%}  {spread}"
                 )
-            cost = 1 - med["logging"]["rps"] / med["serve"]["rps"]
-            print(f"{'':>4} logging cost: {cost:+.1%} of throughput")
+            costs = sorted(1 - g["rps"] / s["rps"] for g, s in zip(runs["logging"], runs["serve"], strict=True))
+            print(
+                f"{'':>4} logging cost: {statistics.median(costs):+.1%} of throughput "
+                f"(per run {costs[0]:+.0%} to {costs[-1]:+.0%})"
+            )
         logged = list((tmp / "logs").rglob("*.parquet"))
         print(f"request log: {len(logged)} finished Parquet file(s) so far under {tmp / 'logs'}")
     finally:

@@ -100,7 +100,7 @@ class RequestLog:
             self.dropped += 1
             return
         block = self._blocks[-1] if self._blocks else None
-        if block is None or block.served is not served or len(block) >= BLOCK:
+        if block is None or block.served is not served or block.requests >= BLOCK:
             block = Block(served)
             self._blocks.append(block)
         block.add(endpoint, request_id, timestamp, latency_ms, inputs, raw, labels, probabilities)
