@@ -94,4 +94,7 @@ def to_feeds(plan: Plan, parts: list[Columns]) -> dict[str, np.ndarray]:
 
 def _array(values: list, numeric: bool) -> np.ndarray:
     # numbers: float64 -> float32 rounding, as the validator's astype; strings: an object array
-    return np.array(values, dtype=np.float32 if numeric else object).reshape(len(values), 1)
+    dtype = np.float32 if numeric else object
+    if len(values) == 1:
+        return np.array([values], dtype=dtype)  # (1, 1) in one call
+    return np.array(values, dtype=dtype).reshape(len(values), 1)
