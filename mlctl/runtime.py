@@ -97,6 +97,7 @@ class OnnxModel:
         # built from the manifest's inputs, so the binding underneath is called when present.
         self._run = getattr(session, "_sess", session).run
         self._category_sets = {s.name: set(s.categories) for s in self.inputs if s.categories is not None}
+        self.label_codes = False  # True: labels come out as indexes into ``classes`` (see mlctl.labelcodes)
 
     @property
     def version(self) -> str:
@@ -111,8 +112,13 @@ class OnnxModel:
         return str(self.manifest.get("name", "model"))
 
     @classmethod
-    def load(cls, model_path: str | Path, manifest_path: str | Path | None = None, *, threads: int = 0) -> OnnxModel:
-        """Read the manifest, check the ONNX file's sha256 against it, then open a session."""
+    def load(
+        cls, model_path: str | Path, manifest_path: str | Path | None = None, *, threads: int = 0, label_codes=False
+    ) -> OnnxModel:
+        """Read the manifest, check the ONNX file's sha256 against it, then open a session.
+
+        ``label_codes``: a classifier answers class indexes instead of names when its graph allows.
+        """
         import onnxruntime as ort
 
         model_path = Path(model_path)
@@ -133,11 +139,14 @@ class OnnxModel:
             options.intra_op_num_threads = threads
             # no idle threads spinning for work: callers that set threads run calls side by side
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        coded = _coded_session(data, manifest, options) if label_codes else None
         try:
-            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            session = coded or ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"onnxruntime cannot load the model: {exc}", where=str(model_path)) from None
-        return cls(session, manifest, model_path)
+        model = cls(session, manifest, model_path)
+        model.label_codes = coded is not None
+        return model
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -196,3 +205,20 @@ class OnnxModel:
             return self.run(checked.feeds)
         feeds = {k: v[checked.ok] for k, v in checked.feeds.items()}
         return self.run(feeds)
+
+
+def _coded_session(data: bytes, manifest: dict, options: Any) -> Any:
+    """A session on the graph with integer labels, or None (then the graph is used as exported)."""
+    import onnxruntime as ort
+
+    from mlctl.labelcodes import with_label_codes
+
+    if manifest.get("task") != "classification" or not manifest.get("classes"):
+        return None
+    try:
+        rewritten = with_label_codes(data, manifest["classes"])
+        if rewritten is None:
+            return None
+        return ort.InferenceSession(rewritten, options, providers=["CPUExecutionProvider"])
+    except Exception:  # anything unexpected in the rewrite: score with the graph as exported
+        return None

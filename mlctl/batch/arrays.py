@@ -95,3 +95,11 @@ def labels(values: np.ndarray, classes: list | None) -> pa.Array:
         if (index >= 0).all():
             return pa.DictionaryArray.from_arrays(from_numpy(index), strings(classes)).cast(pa.string())
     return pa.array(values, type=pa.string())  # unusual labels: let pyarrow convert them
+
+
+def coded_labels(codes: np.ndarray, classes: list) -> pa.Array:
+    """Labels from class indexes (a model loaded with label_codes): the class names, as text."""
+    import pyarrow as pa
+
+    index = from_numpy(codes.astype(np.int32, copy=False))
+    return pa.DictionaryArray.from_arrays(index, strings([str(c) for c in classes])).cast(pa.string())

@@ -94,7 +94,7 @@ class CsvBlock:
 
     path: Path
     names: tuple[str, ...]
-    body: bytes
+    body: bytes | memoryview  # whole lines; a view into the bytes read, not a copy
     types: Mapping[str, pa.DataType]
     kinds: Mapping[str, str]
     columns: tuple[str, ...]
@@ -141,18 +141,31 @@ def csv_blocks(path: Path, kinds: Mapping[str, str], columns: list[str], chunk_r
             data = stream.read(max(1 << 16, block_bytes - len(pending)))
             if not data and not pending:
                 return
-            pending += data
-            cut = pending.rfind(b"\n") + 1 if data else len(pending)
-            if cut == 0:  # no line end yet: a very long line, read on
-                block_bytes *= 2
-                continue
-            body, pending = pending[:cut], pending[cut:]
-            if body.strip():
+            if data:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # no line end yet: a very long line, read on
+                    pending += data
+                    block_bytes *= 2
+                    continue
+                # whole lines: what was pending, then data up to its last line end; a memoryview,
+                # so a block of megabytes is not copied once more on its way to the parser
+                view = memoryview(data)
+                body = pending + view[:cut] if pending else view[:cut]
+                pending = bytes(view[cut:])
+            else:  # end of the file: a last line without a line end
+                body, pending = pending, b""
+            if len(body) and not _blank(body):
                 yield CsvBlock(path, names, body, types, kinds, tuple(columns))
             if not sized:
-                block_bytes, sized = max(1 << 16, chunk_rows * len(body) // max(1, body.count(b"\n"))), True
+                lines = bytes(body).count(b"\n")
+                block_bytes, sized = max(1 << 16, chunk_rows * len(body) // max(1, lines)), True
             if not data:
                 return
+
+
+def _blank(body: bytes | memoryview) -> bool:
+    """Only whitespace (blank lines at the end of a file); decided by the first bytes for a normal block."""
+    return bytes(body[:256]).isspace() and bytes(body).isspace()
 
 
 def _header_names(header: bytes, path: Path) -> list[str]:

@@ -8,6 +8,8 @@ usual path.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -109,7 +111,10 @@ class ChunkScorer:
         columns += [good.column(c) for c in self.passthrough]
         if checked.n_ok:
             pred = self.model.predict_checked(checked)
-            columns.append(arrays.labels(pred.labels, self.model.classes))
+            if self.model.label_codes:
+                columns.append(arrays.coded_labels(pred.labels, self.model.classes or []))
+            else:
+                columns.append(arrays.labels(pred.labels, self.model.classes))
             if self.model.task == "classification":
                 proba = np.asarray(pred.probabilities, dtype=np.float32)
                 columns += [arrays.from_numpy(proba[:, j]) for j in range(proba.shape[1])]
@@ -205,3 +210,22 @@ def _parse_numbers(col: pa.ChunkedArray) -> np.ndarray:
         unparsed = np.isnan(parsed) & ~null
         out[unparsed] = text[unparsed]
         return out
+
+
+@contextlib.contextmanager
+def frozen_gc() -> Iterator[None]:
+    """Keep what is alive before the job (libraries, params) out of the collector's scans during it.
+
+    The job allocates steadily; each full collection would walk every object of pandas,
+    pyarrow and pydantic again (a few % of a CSV job). Left alone if someone froze already.
+    """
+    import gc
+
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlctl.batch import readers
-from mlctl.batch.score import PREDICTION, ROW, ChunkScorer, Scored, proba_columns
+from mlctl.batch.score import PREDICTION, ROW, ChunkScorer, Scored, frozen_gc, proba_columns
 from mlctl.batch.writers import Encoded, TableWriter
 from mlctl.errors import ConfigError, DataValidationError, MlctlError
 from mlctl.io import atomic_path, table_format, write_json
@@ -80,8 +80,9 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
     progress = progress or NoProgress()
     started = time.perf_counter()
     model_path = project.path(params.model, what="model")
-    # one onnxruntime thread per call: the local engine runs a call per core at once
-    model = OnnxModel.load(model_path, project.path(params.manifest, what="manifest"), threads=1)
+    # one onnxruntime thread per call: the local engine runs a call per core at once; class
+    # indexes instead of names: no Python string per row out of onnxruntime (mlctl.labelcodes)
+    model = OnnxModel.load(model_path, project.path(params.manifest, what="manifest"), threads=1, label_codes=True)
     output, rejects, manifest_path = output_paths(params, project)
     inputs = readers.resolve(project, params.input)
     if output in inputs.files or rejects in inputs.files:
@@ -99,7 +100,7 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
     counts = {"in": 0, "scored": 0, "rejected": 0}
     progress.start(f"scoring {len(inputs.files)} {inputs.fmt} file(s)", total=total)
     try:
-        with atomic_path(output) as out_tmp, atomic_path(rejects) as rej_tmp:
+        with frozen_gc(), atomic_path(output) as out_tmp, atomic_path(rejects) as rej_tmp:
             with (
                 TableWriter(out_tmp, table_format(output), scorer.schema) as out_writer,
                 TableWriter(rej_tmp, table_format(rejects), scorer.rejects_schema) as rej_writer,

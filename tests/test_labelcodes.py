@@ -1,0 +1,48 @@
+"""Batch scoring's integer-label graph decides exactly like the exported one, for every classifier mlctl trains."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from mlctl.labelcodes import with_label_codes
+from mlctl.runtime import OnnxModel
+from tests.serve_helpers import build_model, records
+
+CLASSIFIERS = ["logistic_regression", "random_forest", "gradient_boosting", "hist_gradient_boosting", "ridge", "knn"]
+
+
+@pytest.mark.parametrize("estimator", CLASSIFIERS)
+def test_label_codes_pick_the_same_class(tmp_path, estimator):
+    built = build_model(tmp_path / "m", "classification", estimator=estimator, n=400)
+    data = built["model"].read_bytes()
+    classes = built["manifest"]["classes"]
+    rewritten = with_label_codes(data, classes)
+    original = OnnxModel.load(built["model"], built["manifest_path"])
+    coded = OnnxModel.load(built["model"], built["manifest_path"], label_codes=True)
+    assert coded.label_codes == (rewritten is not None)
+    if estimator in ("logistic_regression", "random_forest", "gradient_boosting", "hist_gradient_boosting"):
+        assert rewritten is not None  # the ones that matter for speed really are rewritten
+    recs = records(built["frame"], slice(0, 400))
+    recs += [recs[0]] * 5 + [dict.fromkeys(recs[0])] * 3  # repeats and all-missing rows: ties if any
+    checked = original.check_records(recs)
+    want = original.predict_checked(checked)
+    got = coded.predict_checked(checked)
+    np.testing.assert_array_equal(got.probabilities, want.probabilities)
+    if coded.label_codes:
+        assert got.labels.dtype == np.int64
+        assert [classes[i] for i in got.labels.tolist()] == want.labels.tolist()
+    else:
+        assert got.labels.tolist() == want.labels.tolist()
+
+
+def test_graphs_it_cannot_prove_are_left_alone(tmp_path):
+    built = build_model(tmp_path / "m", "classification", estimator="random_forest")
+    data = built["model"].read_bytes()
+    assert with_label_codes(data, ["yes", "no"]) is None  # classes in another order than the graph's
+    assert with_label_codes(data, ["a", "b", "c"]) is None
+    reg = build_model(tmp_path / "r", "regression", estimator="random_forest")
+    assert with_label_codes(reg["model"].read_bytes(), []) is None
+    # the rewritten graph is a valid model onnxruntime opens
+    ort.InferenceSession(with_label_codes(data, built["manifest"]["classes"]), providers=["CPUExecutionProvider"])
