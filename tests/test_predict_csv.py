@@ -137,3 +137,25 @@ def test_arrow_numpy_helpers_handle_nulls_offsets_and_chunks():
     assert arrays.labels(labels, ["no"]).to_pylist() == ["yes", "no", "yes"]  # a label outside the classes
     assert arrays.labels(np.array([2, 0], dtype=np.int64), [0, 2]).to_pylist() == [2, 0]
     assert arrays.strings(["é", "", "ab"]).to_pylist() == ["é", "", "ab"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_label_codes_write_the_same_files(exported, tmp_path, monkeypatch, fmt):
+    """Big inputs are scored with class indexes (mlctl.labelcodes): the outputs must not change."""
+    from mlctl.stages import predict
+
+    root = make_predict_project(tmp_path, exported, passthrough=["id"], max_reject_share=0.5)
+    df = big_frame(exported, copies=3)
+    write_frame(df, root / f"data/in.{fmt}")
+    assert invoke(root, f"data/in.{fmt}", f"out/names.{fmt}", "--chunk-rows", "300").exit_code == 0
+    monkeypatch.setattr(predict, "LABEL_CODES_MIN_BYTES", 0)
+    decoded = []
+    coded_labels = arrays.coded_labels
+    monkeypatch.setattr(arrays, "coded_labels", lambda *a: decoded.append(1) or coded_labels(*a))
+    assert invoke(root, f"data/in.{fmt}", f"out/codes.{fmt}", "--chunk-rows", "300").exit_code == 0
+    assert decoded  # the codes path really ran
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    names, codes = read(root / f"out/names.{fmt}"), read(root / f"out/codes.{fmt}")
+    pd.testing.assert_frame_equal(names, codes)
+    assert set(codes["prediction"]) == {"no", "yes"}
+    check_parity(exported, df, codes)
