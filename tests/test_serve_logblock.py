@@ -44,3 +44,32 @@ def test_block_rows_are_what_the_model_saw(served):
     assert df["proba_yes"].tolist() == [*pred.probabilities[:, 1].tolist(), *pred2.probabilities[:, 1].tolist()]
     block.clear()
     assert len(block) == 0 and block.inputs["x1"] == []
+
+
+def test_log_steps_run_once_even_when_the_loop_is_stuck(tmp_path, monkeypatch):
+    """The writer waits for the loop; if it is stuck, the step runs on the writer, never twice."""
+    import asyncio
+    import threading
+    import time
+
+    from mlctl.serve import logging as request_log
+
+    monkeypatch.setattr(request_log, "LOOP_WAIT", 0.05)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        log = request_log.RequestLog(tmp_path, max_rows=10, max_seconds=60, flush_seconds=60)
+        log._loop = loop
+        ran = []
+        assert log._on_loop(lambda: ran.append(threading.current_thread().name) or 1) == 1
+        assert ran == [thread.name]  # a free loop runs it
+        loop.call_soon_threadsafe(time.sleep, 0.3)  # the loop is busy for a while
+        time.sleep(0.02)
+        assert log._on_loop(lambda: ran.append(threading.current_thread().name) or 2) == 2
+        time.sleep(0.4)  # the loop is free again: the queued call must not run a second time
+        assert ran == [thread.name, threading.current_thread().name]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()

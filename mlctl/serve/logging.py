@@ -151,6 +151,8 @@ class RequestLog:
             done: concurrent.futures.Future = concurrent.futures.Future()
 
             def call() -> None:
+                if not done.set_running_or_notify_cancel():
+                    return  # the writer gave up waiting and ran it itself
                 try:
                     done.set_result(fn())
                 except BaseException as exc:
@@ -158,9 +160,14 @@ class RequestLog:
 
             try:
                 loop.call_soon_threadsafe(call)
+            except RuntimeError:  # the loop closed meanwhile (shutdown)
+                return fn()
+            try:
                 return done.result(timeout=LOOP_WAIT)
-            except (RuntimeError, concurrent.futures.TimeoutError):
-                pass  # the loop closed or stopped meanwhile (shutdown): run it here
+            except concurrent.futures.TimeoutError:
+                if not done.cancel():  # the loop has started it: exactly once, there
+                    return done.result()
+                # the loop stopped or is stuck: run it here, and the queued call will not
         return fn()
 
     def _write(self, served: Any, tables: list[Any]) -> None:
