@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper
 
-from mlctl.labelcodes import with_label_codes
+from mlctl.labelcodes import INT_LABELS, with_label_codes
 from mlctl.runtime import OnnxModel
 from tests.serve_helpers import build_model, records
 
@@ -37,6 +39,25 @@ def test_label_codes_pick_the_same_class(tmp_path, estimator):
         assert got.labels.tolist() == want.labels.tolist()
 
 
+def _reference(data: bytes, classes: list) -> onnx.ModelProto:
+    """The same rewrite with the onnx package: what the wire-format edit must produce."""
+    model = onnx.load_from_string(data)
+    label = model.graph.output[0]
+    node = next(n for n in model.graph.node if label.name in n.output)
+    i = next(i for i, a in enumerate(node.attribute) if a.name == "classlabels_strings")
+    node.attribute[i].CopyFrom(helper.make_attribute(INT_LABELS[node.op_type], list(range(len(classes)))))
+    label.type.tensor_type.elem_type = TensorProto.INT64
+    return model
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "hist_gradient_boosting"])
+def test_the_wire_format_edit_is_the_onnx_package_edit(tmp_path, estimator):
+    built = build_model(tmp_path / "m", "classification", estimator=estimator)
+    data = built["model"].read_bytes()
+    classes = built["manifest"]["classes"]
+    assert onnx.load_from_string(with_label_codes(data, classes)) == _reference(data, classes)
+
+
 def test_graphs_it_cannot_prove_are_left_alone(tmp_path):
     built = build_model(tmp_path / "m", "classification", estimator="random_forest")
     data = built["model"].read_bytes()
@@ -44,5 +65,7 @@ def test_graphs_it_cannot_prove_are_left_alone(tmp_path):
     assert with_label_codes(data, ["a", "b", "c"]) is None
     reg = build_model(tmp_path / "r", "regression", estimator="random_forest")
     assert with_label_codes(reg["model"].read_bytes(), []) is None
+    assert with_label_codes(b"not a model", ["no", "yes"]) is None
+    assert with_label_codes(data[: len(data) // 2], built["manifest"]["classes"]) is None  # truncated
     # the rewritten graph is a valid model onnxruntime opens
     ort.InferenceSession(with_label_codes(data, built["manifest"]["classes"]), providers=["CPUExecutionProvider"])

@@ -73,9 +73,6 @@ def output_paths(params: PredictParams, project: Project) -> tuple[Path, Path, P
     return output, rejects, output.with_name(f"{stem}.manifest.json")
 
 
-LABEL_CODES_MIN_BYTES = 128 << 20  # about 2 million CSV rows of a few features
-
-
 def run(params: PredictParams, common: Common, project: Project, progress: Progress | None = None) -> PredictResult:
     """Score ``params.input`` into ``params.output`` with the local or the Dask engine."""
     from mlctl.runtime import OnnxModel
@@ -86,10 +83,9 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
     manifest = project.path(params.manifest, what="manifest")
     output, rejects, manifest_path = output_paths(params, project)
     inputs = readers.resolve(project, params.input)
-    # one onnxruntime thread per call: the local engine runs a call per core at once. Class
-    # indexes instead of names (mlctl.labelcodes) spare a Python string per row; the rewrite
-    # imports onnx (~0.1 s), so only inputs big enough to win that back get it
-    model = OnnxModel.load(model_path, manifest, threads=1, label_codes=inputs.bytes >= LABEL_CODES_MIN_BYTES)
+    # one onnxruntime thread per call: the local engine runs a call per core at once; class
+    # indexes instead of names: no Python string per row out of onnxruntime (mlctl.labelcodes)
+    model = OnnxModel.load(model_path, manifest, threads=1, label_codes=True)
     if output in inputs.files or rejects in inputs.files:
         raise ConfigError("the output would overwrite an input file", where=str(output), hint="choose another output")
     reserved = {ROW, PREDICTION, *proba_columns(model)}
