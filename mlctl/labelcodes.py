@@ -18,6 +18,8 @@ such a node are left alone (None).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 # op type -> its integer-labels attribute (ai.onnx.ml)
 INT_LABELS = {
     "LinearClassifier": "classlabels_ints",
@@ -115,31 +117,30 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
             raise ValueError("varint too long")
 
 
-def _parse(buf: bytes) -> list[Field]:
-    """A message's fields in order; unknown ones are kept as they are."""
-    fields: list[Field] = []
+def _fields(buf: bytes) -> Iterator[Field]:
+    """A message's fields in order, read lazily; unknown ones are kept as they are."""
     i = 0
     while i < len(buf):
         key, i = _varint(buf, i)
         number, wire = key >> 3, key & 7
         if wire == 0:
             value, i = _varint(buf, i)
-            fields.append((number, wire, value))
-        elif wire == 2:
+            yield number, wire, value
+            continue
+        if wire == 2:
             size, i = _varint(buf, i)
-            if i + size > len(buf):
-                raise ValueError("truncated field")
-            fields.append((number, wire, bytes(buf[i : i + size])))
-            i += size
         elif wire in (1, 5):
             size = 8 if wire == 1 else 4
-            fields.append((number, wire, bytes(buf[i : i + size])))
-            i += size
         else:
             raise ValueError(f"unsupported wire type {wire}")
-    if i != len(buf):
-        raise ValueError("truncated message")
-    return fields
+        if i + size > len(buf):
+            raise ValueError("truncated field")
+        yield number, wire, bytes(buf[i : i + size])
+        i += size
+
+
+def _parse(buf: bytes) -> list[Field]:
+    return list(_fields(buf))
 
 
 def _encode_varint(value: int) -> bytes:
@@ -174,22 +175,7 @@ def _name(attribute: bytes) -> str | None:
     Serializers write fields in number order, so the name comes first; a tree ensemble's
     other attributes hold one field per tree node and would take seconds to parse here.
     """
-    i = 0
-    while i < len(attribute):
-        key, i = _varint(attribute, i)
-        number, wire = key >> 3, key & 7
-        if wire == 2:
-            size, i = _varint(attribute, i)
-            if number == ATTR_NAME:
-                return bytes(attribute[i : i + size]).decode()
-            i += size
-        elif wire == 0:
-            _, i = _varint(attribute, i)
-        elif wire in (1, 5):
-            i += 8 if wire == 1 else 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-    return None
+    return next((v.decode() for n, w, v in _fields(attribute) if n == ATTR_NAME and w == 2), None)
 
 
 def _values(fields: list[Field], number: int) -> list:

@@ -47,7 +47,7 @@ class Batcher:
     def __init__(self, max_rows: int):
         self.max_rows = max_rows
         self.lonely = 0  # consecutive batches of a single request
-        self.direct = 0
+        self.direct = 0  # requests scored at once since batching went quiet (every PROBE-th still waits)
         self.calls = 0  # onnxruntime calls made for batches, and the requests they served
         self.batched = 0
         self._pending: _Batch | None = None
