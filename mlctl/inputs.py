@@ -7,7 +7,7 @@ monitoring: every path encodes and rejects values the same way.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -84,19 +84,26 @@ def _numbers_slow(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def categorical_values(
-    raw: Sequence | np.ndarray, spec: InputSpec, known: set | None, unknown: Unknown
+    raw: Sequence | np.ndarray,
+    spec: InputSpec,
+    known: set | None,
+    unknown: Unknown,
+    positions: Mapping[str, int] | None = None,
 ) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
-    """String values ('' for missing) plus (message, row mask) for bad values."""
+    """String values ('' for missing) plus (message, row mask) for bad values.
+
+    With ``positions`` (a model fed category positions, see mlctl.labelcodes) the values
+    are each string's position there instead (int64, -1 for none).
+    """
     if isinstance(raw, Coded):  # batch scoring: checked without pandas or a string per row
-        return _categorical_codes(raw, spec, known, unknown)
+        return _categorical_codes(raw, spec, known, unknown, positions)
     import pandas as pd
     from pandas.api.types import infer_dtype
 
     if isinstance(getattr(raw, "dtype", None), pd.CategoricalDtype):
         cat = pd.Categorical(raw)
-        return _categorical_codes(
-            Coded(np.asarray(cat.codes), np.asarray(cat.categories, dtype=object)), spec, known, unknown
-        )
+        coded = Coded(np.asarray(cat.codes), np.asarray(cat.categories, dtype=object))
+        return _categorical_codes(coded, spec, known, unknown, positions)
     arr = np.asarray(raw, dtype=object)
     if arr.ndim != 1:  # np.asarray turns a list of equal-length lists into 2-D
         arr = np.fromiter(raw, dtype=object, count=len(raw))
@@ -122,11 +129,13 @@ def categorical_values(
                 bad.append(("unknown category", unseen))
             else:  # treat as missing: the encoder's handling of unknowns is the same
                 values[unseen] = MISSING_CATEGORY
+    if positions is not None:
+        values = np.array([positions.get(v, -1) for v in values.tolist()], dtype=np.int64)
     return values, bad
 
 
 def _categorical_codes(
-    cat: Coded, spec: InputSpec, known: set | None, unknown: Unknown
+    cat: Coded, spec: InputSpec, known: set | None, unknown: Unknown, positions: Mapping[str, int] | None = None
 ) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
     """Like categorical_values for coded columns: check the few categories, then index by code.
 
@@ -142,7 +151,12 @@ def _categorical_codes(
         cat_unseen = np.zeros(len(cats), dtype=bool)
     codes = np.asarray(cat.codes)
     idx = np.where(codes < 0, len(cats), codes)  # code -1 (missing) points at an appended ""
-    values = np.append(cat_values, MISSING_CATEGORY).astype(object)[idx]
+    table = np.append(cat_values, MISSING_CATEGORY).astype(object)
+    missing: object = MISSING_CATEGORY
+    if positions is not None:  # looked up per category, then taken per row like the strings
+        table = np.array([positions.get(v, -1) for v in table.tolist()], dtype=np.int64)
+        missing = positions.get(MISSING_CATEGORY, -1)
+    values = table[idx]
     null = np.append(cat_null, True)[idx]
     wrong = np.append(cat_wrong, False)[idx]
     unseen = np.append(cat_unseen, False)[idx]
@@ -155,7 +169,7 @@ def _categorical_codes(
         if unknown == "reject":
             bad.append(("unknown category", unseen))
         else:
-            values[unseen] = MISSING_CATEGORY
+            values[unseen] = missing
     return values, bad
 
 

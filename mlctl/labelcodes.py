@@ -1,19 +1,22 @@
-"""A classifier's string labels replaced by their indexes in the graph, for batch scoring.
+"""Text in and out of onnxruntime as integer codes, for batch scoring.
 
-onnxruntime hands string outputs back as one Python ``str`` per row, built while
-it holds the GIL: on a CSV job of a few features that made onnxruntime the
-biggest holder of the GIL, and turning those objects into Arrow costs as much
-again. The ONNX-ML classifier ops pick a label by index into their
-``classlabels_*`` attribute, so giving them the labels 0..k-1 instead of the
-class names yields each row's class index by the very same decision
-(thresholds, ties and all), as int64. Batch scoring then writes the labels as a
-dictionary over the class names.
+onnxruntime reads and writes string tensors one Python ``str`` per row, holding
+the GIL: on a CSV job of a few features that made it the job's bottleneck. The
+ONNX-ML ops at the ends of an exported graph work by position, so the rewrite
+is exact (thresholds, ties, unknowns and all):
+
+- labels: a classifier picks its label by index into ``classlabels_*``; with the
+  labels 0..k-1 it answers each row's class index, as int64, which batch scoring
+  writes as a dictionary over the class names;
+- inputs: a string input that only feeds a OneHotEncoder is fed the value's
+  position in the encoder's ``cats_strings`` instead (-1 for none of them, which
+  encodes to zeros as an unknown string did).
 
 The model file is not touched: the rewrite is in memory, after its sha256 was
 checked. It edits the protobuf wire format directly (a few hundred bytes of a
 model of any size are rewritten) because importing the onnx package costs 0.1 s,
-a tenth of a million-row job. Graphs where the label does not come straight from
-such a node are left alone (None).
+a tenth of a million-row job. Graphs that do not have these shapes are left
+alone (None).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ STRING, INT64, INTS = 8, 7, 7  # TensorProto.STRING, TensorProto.INT64, Attribut
 # field numbers (onnx.proto): ModelProto.graph; GraphProto.node, .output; NodeProto.input,
 # .output, .op_type, .attribute, .domain; ValueInfoProto.name, .type; TypeProto.tensor_type;
 # Tensor.elem_type; AttributeProto.name, .ints, .strings, .type
-MODEL_GRAPH, GRAPH_NODE, GRAPH_OUTPUT = 7, 1, 12
+MODEL_GRAPH, GRAPH_NODE, GRAPH_INPUT, GRAPH_OUTPUT = 7, 1, 11, 12
 NODE_INPUT, NODE_OUTPUT, NODE_OP, NODE_ATTR, NODE_DOMAIN = 1, 2, 4, 5, 7
 VALUE_NAME, VALUE_TYPE, TYPE_TENSOR, TENSOR_ELEM = 1, 2, 1, 1
 ATTR_NAME, ATTR_INTS, ATTR_STRINGS, ATTR_TYPE = 1, 8, 9, 20
@@ -44,6 +47,60 @@ def with_label_codes(data: bytes, classes: list) -> bytes | None:
         return _rewrite(data, [str(c) for c in classes])
     except (ValueError, IndexError, UnicodeDecodeError):  # not the protobuf expected: leave the graph alone
         return None
+
+
+def with_category_codes(data: bytes) -> tuple[bytes, dict[str, list[str]]] | None:
+    """String inputs that only feed a OneHotEncoder, taking int64 positions in its categories instead.
+
+    onnxruntime reads a string tensor one Python object at a time with the GIL held:
+    on a model of a few features that was 70% of its time. A position (-1: none of
+    them) one-hot encodes exactly as the string did, ``zeros`` attribute and all.
+    Returns the model and, per rewritten input, its categories in position order.
+    """
+    try:
+        return _rewrite_inputs(data)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _rewrite_inputs(data: bytes) -> tuple[bytes, dict[str, list[str]]] | None:
+    model = _parse(data)
+    graphs = [i for i, f in enumerate(model) if f[0] == MODEL_GRAPH]
+    if len(graphs) != 1:
+        return None
+    graph = _parse(model[graphs[0]][2])
+    nodes = {i: _parse(f[2]) for i, f in enumerate(graph) if f[0] == GRAPH_NODE}
+    categories: dict[str, list[str]] = {}
+    for i, field in enumerate(graph):
+        if field[0] != GRAPH_INPUT:
+            continue
+        value = _parse(field[2])
+        name, retyped = _text(value, VALUE_NAME), _retype(value)
+        users = [j for j, node in nodes.items() if name in _texts(node, NODE_INPUT)]
+        if retyped is None or len(users) != 1:
+            continue
+        node = nodes[users[0]]
+        if _text(node, NODE_OP) != "OneHotEncoder" or _text(node, NODE_DOMAIN) != "ai.onnx.ml":
+            continue
+        if _texts(node, NODE_INPUT) != [name]:
+            continue
+        attrs = [k for k, f in enumerate(node) if f[0] == NODE_ATTR and _name(f[2]) == "cats_strings"]
+        if len(attrs) != 1:
+            continue
+        cats = [c.decode() for c in _values(_parse(node[attrs[0]][2]), ATTR_STRINGS)]
+        node[attrs[0]] = (NODE_ATTR, 2, _ints_attribute("cats_int64s", len(cats)))
+        graph[users[0]] = (GRAPH_NODE, 2, _serialize(node))
+        graph[i] = (GRAPH_INPUT, 2, retyped)
+        categories[name] = cats
+    if not categories:
+        return None
+    model[graphs[0]] = (MODEL_GRAPH, 2, _serialize(graph))
+    return _serialize(model), categories
+
+
+def _ints_attribute(name: str, n: int) -> bytes:
+    """An AttributeProto ``name`` holding the ints 0..n-1."""
+    return _serialize([(ATTR_NAME, 2, name.encode()), *((ATTR_INTS, 0, j) for j in range(n)), (ATTR_TYPE, 0, INTS)])
 
 
 def _rewrite(data: bytes, classes: list[str]) -> bytes | None:
@@ -74,8 +131,7 @@ def _rewrite(data: bytes, classes: list[str]) -> bytes | None:
     names = [s.decode() for s in _values(_parse(node[attrs[0]][2]), ATTR_STRINGS)]
     if names != classes:  # the manifest's classes must be the graph's, in the same order
         return None
-    ints = [(ATTR_NAME, 2, INT_LABELS[op].encode()), *((ATTR_INTS, 0, j) for j in range(len(classes)))]
-    node[attrs[0]] = (NODE_ATTR, 2, _serialize([*ints, (ATTR_TYPE, 0, INTS)]))
+    node[attrs[0]] = (NODE_ATTR, 2, _ints_attribute(INT_LABELS[op], len(classes)))
     graph[producers[0]] = (GRAPH_NODE, 2, _serialize(node))
     graph[outputs[0]] = (GRAPH_OUTPUT, 2, retyped)
     model[graphs[0]] = (MODEL_GRAPH, 2, _serialize(graph))
@@ -83,7 +139,7 @@ def _rewrite(data: bytes, classes: list[str]) -> bytes | None:
 
 
 def _retype(value: list[Field]) -> bytes | None:
-    """The ValueInfoProto with its tensor's element type STRING changed to INT64 (None if not STRING)."""
+    """The ValueInfoProto (serialized) with its tensor's element type STRING changed to INT64 (None if not STRING)."""
     types = [i for i, f in enumerate(value) if f[0] == VALUE_TYPE]
     if len(types) != 1:
         return None

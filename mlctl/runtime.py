@@ -98,6 +98,7 @@ class OnnxModel:
         self._run = getattr(session, "_sess", session).run
         self._category_sets = {s.name: set(s.categories) for s in self.inputs if s.categories is not None}
         self.label_codes = False  # True: labels come out as indexes into ``classes`` (see mlctl.labelcodes)
+        self.category_codes: dict[str, dict[str, int]] = {}  # inputs fed as positions in these categories
 
     @property
     def version(self) -> str:
@@ -113,11 +114,12 @@ class OnnxModel:
 
     @classmethod
     def load(
-        cls, model_path: str | Path, manifest_path: str | Path | None = None, *, threads: int = 0, label_codes=False
+        cls, model_path: str | Path, manifest_path: str | Path | None = None, *, threads: int = 0, codes: bool = False
     ) -> OnnxModel:
         """Read the manifest, check the ONNX file's sha256 against it, then open a session.
 
-        ``label_codes``: a classifier answers class indexes instead of names when its graph allows.
+        ``codes`` (batch scoring): text goes in and out of onnxruntime as integer codes where the
+        graph allows (mlctl.labelcodes): class indexes for labels, category positions for inputs.
         """
         import onnxruntime as ort
 
@@ -139,13 +141,15 @@ class OnnxModel:
             options.intra_op_num_threads = threads
             # no idle threads spinning for work: callers that set threads run calls side by side
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        coded = _coded_session(data, manifest, options) if label_codes else None
+        coded = _coded_session(data, manifest, options) if codes else None
         try:
-            session = coded or ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            session = coded[0] if coded else ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"onnxruntime cannot load the model: {exc}", where=str(model_path)) from None
         model = cls(session, manifest, model_path)
-        model.label_codes = coded is not None
+        if coded:
+            model.label_codes = coded[1]
+            model.category_codes = {name: {c: j for j, c in enumerate(cats)} for name, cats in coded[2].items()}
         return model
 
     # -- inputs ---------------------------------------------------------------------------
@@ -165,7 +169,8 @@ class OnnxModel:
             if spec.kind == "numeric":
                 values, bad = numeric_values(raw, spec)
             else:
-                values, bad = categorical_values(raw, spec, self._category_sets.get(spec.name), unknown)
+                positions = self.category_codes.get(spec.name)
+                values, bad = categorical_values(raw, spec, self._category_sets.get(spec.name), unknown, positions)
             for msg, mask in bad:
                 idx = np.flatnonzero(mask)
                 ok[idx] = False
@@ -207,18 +212,23 @@ class OnnxModel:
         return self.run(feeds)
 
 
-def _coded_session(data: bytes, manifest: dict, options: Any) -> Any:
-    """A session on the graph with integer labels, or None (then the graph is used as exported)."""
+def _coded_session(data: bytes, manifest: dict, options: Any) -> tuple[Any, bool, dict[str, list[str]]] | None:
+    """A session on the graph with integer codes, whether labels are class indexes, the coded inputs.
+
+    None when nothing could be rewritten (then the graph is used as exported).
+    """
     import onnxruntime as ort
 
-    from mlctl.labelcodes import with_label_codes
+    from mlctl.labelcodes import with_category_codes, with_label_codes
 
-    if manifest.get("task") != "classification" or not manifest.get("classes"):
+    labels = None
+    if manifest.get("task") == "classification" and manifest.get("classes"):
+        labels = with_label_codes(data, manifest["classes"])
+    inputs = with_category_codes(labels or data)
+    if labels is None and inputs is None:
         return None
     try:
-        rewritten = with_label_codes(data, manifest["classes"])
-        if rewritten is None:
-            return None
-        return ort.InferenceSession(rewritten, options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(inputs[0] if inputs else labels, options, providers=["CPUExecutionProvider"])
     except Exception:  # anything unexpected in the rewrite: score with the graph as exported
         return None
+    return session, labels is not None, inputs[1] if inputs else {}

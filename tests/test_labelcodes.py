@@ -8,35 +8,46 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from mlctl.labelcodes import INT_LABELS, with_label_codes
+from mlctl.labelcodes import INT_LABELS, with_category_codes, with_label_codes
 from mlctl.runtime import OnnxModel
 from tests.serve_helpers import build_model, records
 
 CLASSIFIERS = ["logistic_regression", "random_forest", "gradient_boosting", "hist_gradient_boosting", "ridge", "knn"]
 
 
-@pytest.mark.parametrize("estimator", CLASSIFIERS)
-def test_label_codes_pick_the_same_class(tmp_path, estimator):
-    built = build_model(tmp_path / "m", "classification", estimator=estimator, n=400)
+@pytest.mark.parametrize(
+    ("task", "estimator"),
+    [*(("classification", e) for e in CLASSIFIERS), ("regression", "random_forest"), ("regression", "ridge")],
+)
+def test_codes_give_the_same_predictions(tmp_path, task, estimator):
+    built = build_model(tmp_path / "m", task, estimator=estimator, n=400)
     data = built["model"].read_bytes()
-    classes = built["manifest"]["classes"]
-    rewritten = with_label_codes(data, classes)
+    classes = built["manifest"].get("classes") or []
     original = OnnxModel.load(built["model"], built["manifest_path"])
-    coded = OnnxModel.load(built["model"], built["manifest_path"], label_codes=True)
-    assert coded.label_codes == (rewritten is not None)
+    coded = OnnxModel.load(built["model"], built["manifest_path"], codes=True)
+    assert coded.label_codes == (task == "classification" and with_label_codes(data, classes) is not None)
     if estimator in ("logistic_regression", "random_forest", "gradient_boosting", "hist_gradient_boosting"):
-        assert rewritten is not None  # the ones that matter for speed really are rewritten
+        assert coded.label_codes or task == "regression"  # the ones that matter for speed really are rewritten
+        assert set(coded.category_codes) == {"colour", "region"}  # both text inputs go in as positions
     recs = records(built["frame"], slice(0, 400))
-    recs += [recs[0]] * 5 + [dict.fromkeys(recs[0])] * 3  # repeats and all-missing rows: ties if any
-    checked = original.check_records(recs)
-    want = original.predict_checked(checked)
-    got = coded.predict_checked(checked)
-    np.testing.assert_array_equal(got.probabilities, want.probabilities)
-    if coded.label_codes:
-        assert got.labels.dtype == np.int64
-        assert [classes[i] for i in got.labels.tolist()] == want.labels.tolist()
-    else:
-        assert got.labels.tolist() == want.labels.tolist()
+    odd = [{**recs[1], "colour": "mars"}, {**recs[2], "colour": ""}, {**recs[3], "region": None}]
+    recs += odd + [recs[0]] * 5 + [dict.fromkeys(recs[0])] * 3  # unknown, blank, missing, repeats: ties if any
+    for unknown in ("missing", "reject"):
+        want_checked = original.check_records(recs, unknown=unknown)
+        got_checked = coded.check_records(recs, unknown=unknown)
+        assert got_checked.ok.tolist() == want_checked.ok.tolist()
+        assert got_checked.reasons == want_checked.reasons
+        want = original.predict_checked(want_checked)
+        got = coded.predict_checked(got_checked)
+        if task == "regression":
+            np.testing.assert_array_equal(got.labels, want.labels)
+            continue
+        np.testing.assert_array_equal(got.probabilities, want.probabilities)
+        if coded.label_codes:
+            assert got.labels.dtype == np.int64
+            assert [classes[i] for i in got.labels.tolist()] == want.labels.tolist()
+        else:
+            assert got.labels.tolist() == want.labels.tolist()
 
 
 def _reference(data: bytes, classes: list) -> onnx.ModelProto:
@@ -50,12 +61,29 @@ def _reference(data: bytes, classes: list) -> onnx.ModelProto:
     return model
 
 
+def _reference_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
+    for value in model.graph.input:
+        users = [n for n in model.graph.node if value.name in n.input]
+        if value.type.tensor_type.elem_type != TensorProto.STRING or len(users) != 1:
+            continue
+        node = users[0]
+        i = next(i for i, a in enumerate(node.attribute) if a.name == "cats_strings")
+        n = len(node.attribute[i].strings)
+        node.attribute[i].CopyFrom(helper.make_attribute("cats_int64s", list(range(n))))
+        value.type.tensor_type.elem_type = TensorProto.INT64
+    return model
+
+
 @pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "hist_gradient_boosting"])
 def test_the_wire_format_edit_is_the_onnx_package_edit(tmp_path, estimator):
     built = build_model(tmp_path / "m", "classification", estimator=estimator)
     data = built["model"].read_bytes()
     classes = built["manifest"]["classes"]
-    assert onnx.load_from_string(with_label_codes(data, classes)) == _reference(data, classes)
+    labelled = with_label_codes(data, classes)
+    assert onnx.load_from_string(labelled) == _reference(data, classes)
+    coded, categories = with_category_codes(labelled)
+    assert onnx.load_from_string(coded) == _reference_inputs(_reference(data, classes))
+    assert categories == {"colour": ["", "blue", "green", "red"], "region": ["east", "north", "south", "west"]}
 
 
 def test_graphs_it_cannot_prove_are_left_alone(tmp_path):

@@ -83,9 +83,9 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
     manifest = project.path(params.manifest, what="manifest")
     output, rejects, manifest_path = output_paths(params, project)
     inputs = readers.resolve(project, params.input)
-    # one onnxruntime thread per call: the local engine runs a call per core at once; class
-    # indexes instead of names: no Python string per row out of onnxruntime (mlctl.labelcodes)
-    model = OnnxModel.load(model_path, manifest, threads=1, label_codes=True)
+    # one onnxruntime thread per call: the local engine runs a call per core at once; text in
+    # and out of onnxruntime as integer codes: no Python string per row (mlctl.labelcodes)
+    model = OnnxModel.load(model_path, manifest, threads=1, codes=True)
     if output in inputs.files or rejects in inputs.files:
         raise ConfigError("the output would overwrite an input file", where=str(output), hint="choose another output")
     reserved = {ROW, PREDICTION, *proba_columns(model)}
