@@ -141,16 +141,20 @@ class OnnxModel:
             options.intra_op_num_threads = threads
             # no idle threads spinning for work: callers that set threads run calls side by side
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        coded = _coded_session(data, manifest, options) if codes else None
+        coded = coded_session(data, manifest, options) if codes else None
         try:
             session = coded[0] if coded else ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"onnxruntime cannot load the model: {exc}", where=str(model_path)) from None
         model = cls(session, manifest, model_path)
         if coded:
-            model.label_codes = coded[1]
-            model.category_codes = {name: {c: j for j, c in enumerate(cats)} for name, cats in coded[2].items()}
+            model.use_codes(coded[1], coded[2])
         return model
+
+    def use_codes(self, labels: bool, categories: dict[str, list[str]]) -> None:
+        """Declare the session's graph rewritten by mlctl.labelcodes: class indexes out, category positions in."""
+        self.label_codes = labels
+        self.category_codes = {name: {c: j for j, c in enumerate(cats)} for name, cats in categories.items()}
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -212,7 +216,7 @@ class OnnxModel:
         return self.run(feeds)
 
 
-def _coded_session(data: bytes, manifest: dict, options: Any) -> tuple[Any, bool, dict[str, list[str]]] | None:
+def coded_session(data: bytes, manifest: dict, options: Any) -> tuple[Any, bool, dict[str, list[str]]] | None:
     """A session on the graph with integer codes, whether labels are class indexes, the coded inputs.
 
     None when nothing could be rewritten (then the graph is used as exported).

@@ -97,3 +97,11 @@ def test_graphs_it_cannot_prove_are_left_alone(tmp_path):
     assert with_label_codes(data[: len(data) // 2], built["manifest"]["classes"]) is None  # truncated
     # the rewritten graph is a valid model onnxruntime opens
     ort.InferenceSession(with_label_codes(data, built["manifest"]["classes"]), providers=["CPUExecutionProvider"])
+
+
+def test_dask_workers_score_with_codes_too(tmp_path):
+    from mlctl.batch.dask_engine import worker_model
+
+    built = build_model(tmp_path / "m", "classification", estimator="random_forest", seed=3)
+    model = worker_model(built["model"].read_bytes(), built["manifest"])
+    assert model.label_codes and set(model.category_codes) == {"colour", "region"}

@@ -65,7 +65,7 @@ def worker_model(model_bytes: bytes, manifest: dict) -> OnnxModel:
     """The model on this worker: sha256 checked, one session per process."""
     import onnxruntime as ort
 
-    from mlctl.runtime import OnnxModel, sha256_bytes
+    from mlctl.runtime import OnnxModel, coded_session, sha256_bytes
 
     with _LOCK:
         model = _MODELS.get(manifest["sha256"])
@@ -74,8 +74,14 @@ def worker_model(model_bytes: bytes, manifest: dict) -> OnnxModel:
                 raise ModelError("sha256 mismatch on a Dask worker: the model bytes differ from the manifest")
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1  # one thread per Dask worker thread: no oversubscription
-            session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+            # text as integer codes in and out of onnxruntime, as on the local engine (mlctl.labelcodes)
+            coded = coded_session(model_bytes, manifest, options)
+            session = (
+                coded[0] if coded else ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+            )
             model = _MODELS[manifest["sha256"]] = OnnxModel(session, manifest)
+            if coded:
+                model.use_codes(coded[1], coded[2])
     return model
 
 
