@@ -77,24 +77,17 @@ def to_feeds(plan: Plan, parts: list[Columns]) -> dict[str, np.ndarray]:
     per request and concatenating them costs more than the model on small rows.
     """
     feeds: dict[str, np.ndarray] = {}
-    if len(parts) == 1:  # the usual case, kept lean
-        part = parts[0]
-        for name, numeric, _ in plan.specs:
-            values = part[name]
-            feeds[name] = _array(values, numeric) if type(values) is list else values
-        return feeds
     for name, numeric, _ in plan.specs:
         pieces = [part[name] for part in parts]
         if all(type(p) is list for p in pieces):
-            feeds[name] = _array([v for p in pieces for v in p], numeric)
-        else:  # some came through the general validator as arrays already
+            feeds[name] = _array(pieces[0] if len(pieces) == 1 else [v for p in pieces for v in p], numeric)
+        elif len(pieces) == 1:  # checked by the general validator: already a feed
+            feeds[name] = pieces[0]
+        else:
             feeds[name] = np.concatenate([_array(p, numeric) if type(p) is list else p for p in pieces])
     return feeds
 
 
 def _array(values: list, numeric: bool) -> np.ndarray:
     # numbers: float64 -> float32 rounding, as the validator's astype; strings: an object array
-    dtype = np.float32 if numeric else object
-    if len(values) == 1:
-        return np.array([values], dtype=dtype)  # (1, 1) in one call
-    return np.array(values, dtype=dtype).reshape(len(values), 1)
+    return np.array(values, dtype=np.float32 if numeric else object).reshape(len(values), 1)
