@@ -5,11 +5,16 @@ the load comes from another process: `wrk` when installed, else a raw-socket
 keep-alive load generator in this file (asyncio + uvloop). For concurrency 1, 8
 and 64 it reports requests/s and p50/p99 latency (medians of --runs runs, the
 servers interleaved), the ratio to the floor and the cost of request logging
-(the same service with serve.log_dir set vs unset). Ratios are the median of
-each run's ratio to the run just before it, so a drift of this noisy machine
-between runs does not count as a difference between servers.
+(the same service with serve.log_dir set vs unset), and each server's CPU time
+per request. Ratios are the median of each run's ratio to the run just before
+it, so a drift of this noisy machine between runs does not count as a
+difference between servers. Every run starts fresh server processes: two
+processes of the very same service, kept for a whole benchmark, differed by 11%
+here (memory layout, hash seeds, which core they land on), more than the
+logging cost being measured. ``--control`` adds that second identical service,
+to show the method's own noise next to the result.
 
-    python benchmarks/bench_serve.py [--seconds 2] [--runs 5]
+    python benchmarks/bench_serve.py [--seconds 2] [--runs 7] [--control]
 
 Targets (issue #4): throughput >= 40% of the floor and p99 < 5 ms at
 concurrency 8 on 2 cores; logging costs < 10% of throughput.
@@ -156,6 +161,13 @@ def load(port: int, path: str, body: bytes, concurrency: int, seconds: float, tm
 
 # -- orchestration -----------------------------------------------------------------------------
 
+LABELS = {
+    "floor": "bare uvicorn (floor)",
+    "serve": "/predict, no logging",
+    "serve2": "/predict, no logging #2",
+    "logging": "/predict, logging on",
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -163,29 +175,98 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(kind: str, model_dir: Path) -> tuple[subprocess.Popen, int]:
-    import httpx
-
+def launch(kind: str, model_dir: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", kind, str(port), str(model_dir)], env=env)
+    server = "serve" if kind == "serve2" else kind  # the control: a second, identical service process
+    return subprocess.Popen([sys.executable, __file__, "--serve", server, str(port), str(model_dir)], env=env), port
+
+
+def wait_ready(kind: str, proc: subprocess.Popen, port: int) -> None:
+    import httpx
+
     deadline = time.monotonic() + 90
     while True:
         try:
-            path = "/health" if kind != "floor" else "/"
-            httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1)
-            return proc, port
+            httpx.get(f"http://127.0.0.1:{port}{'/' if kind == 'floor' else '/health'}", timeout=1)
+            return
         except httpx.TransportError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"{kind} server did not start") from None
             time.sleep(0.1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(kinds: list[str], run: int, args: argparse.Namespace, body: bytes, tmp: Path, results: dict) -> None:
+    """Start fresh servers, load each in turn at every concurrency, stop them."""
+    servers = {k: launch(k, tmp) for k in kinds}
+    try:
+        for kind, (proc, port) in servers.items():
+            wait_ready(kind, proc, port)
+        for kind, (_, port) in servers.items():  # warm-up: lazy init, first collections, caches
+            load(port, "/" if kind == "floor" else "/predict", body, 8, 1, tmp)
+        for conc in args.concurrency:
+            # the floor first (each ratio is to the floor run just before it); the services
+            # take turns in the other places, so none always runs right after the floor
+            rest = [k for k in kinds if k != "floor"]
+            shift = run % len(rest)
+            for kind in ["floor", *rest[shift:], *rest[:shift]]:
+                proc, port = servers[kind]
+                cpu = cpu_seconds(proc.pid)
+                r = load(port, "/" if kind == "floor" else "/predict", body, conc, args.seconds, tmp)
+                assert r["errors"] == 0, f"{kind}: {r['errors']} non-2xx responses"
+                r["cpu_us"] = (cpu_seconds(proc.pid) - cpu) / (r["rps"] * args.seconds) * 1e6
+                results.setdefault((conc, kind), []).append(r)
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+        for proc, _ in servers.values():
+            proc.wait(timeout=30)
+
+
+def report(kinds: list[str], concurrency: list[int], results: dict) -> None:
+    print(
+        f"{'conc':>4} {'server':<24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu us/req':>10} "
+        f"{'vs floor':>9}  per-run ratios"
+    )
+    for conc in concurrency:
+        runs = {k: results[(conc, k)] for k in kinds}
+        for kind in kinds:
+            med = {m: statistics.median(r[m] for r in runs[kind]) for m in ("rps", "p50_ms", "p99_ms", "cpu_us")}
+            # each run's ratio to the floor measured just before it: robust to drifts of the machine
+            ratios = sorted(r["rps"] / f["rps"] for r, f in zip(runs[kind], runs["floor"], strict=True))
+            spread = f"{ratios[0]:.0%}-{ratios[-1]:.0%}" if kind != "floor" else ""
+            print(
+                f"{conc:>4} {LABELS[kind]:<24} {med['rps']:>9.0f} {med['p50_ms']:>8.2f} {med['p99_ms']:>8.2f} "
+                f"{med['cpu_us']:>10.0f} {statistics.median(ratios):>8.0%}  {spread}"
+            )
+        for kind, what in (("logging", "logging cost"), ("serve2", "control, same service twice")):
+            if kind in kinds:
+                pairs = list(zip(runs[kind], runs["serve"], strict=True))
+                costs = sorted(1 - g["rps"] / s["rps"] for g, s in pairs)
+                cpu = statistics.median(g["cpu_us"] / s["cpu_us"] - 1 for g, s in pairs)
+                print(
+                    f"{'':>4} {what}: {statistics.median(costs):+.1%} of throughput "
+                    f"(per run {costs[0]:+.0%} to {costs[-1]:+.0%}), {cpu:+.1%} server CPU per request"
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument(
+        "--control", action="store_true", help="also load a second no-logging service: the method's own noise"
+    )
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -202,50 +283,20 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     built = build_model(tmp, "classification")  # random forest, 6 features incl. 2 categorical
     body = json.dumps({"instances": records(built["frame"], slice(0, 1))}).encode()
-    kinds = ["floor", "serve", "logging"]
-    servers = {k: start(k, tmp) for k in kinds}
+    kinds = ["floor", "serve", "logging", *(["serve2"] if args.control else [])]
     generator = "wrk" if shutil.which("wrk") else "python asyncio load generator"
     print(
         f"load: {generator}, {args.seconds:g}s x {args.runs} runs, single-row POST, 1 uvicorn worker each, "
-        f"{os.cpu_count()} cores"
+        f"fresh server processes every run, {os.cpu_count()} cores"
     )
     try:
         results: dict = {}
-        for conc in args.concurrency:
-            for run in range(args.runs):
-                # interleaved, so background noise hits all three alike; the two services swap
-                # places every run, so neither always runs right after the floor
-                for kind in kinds if run % 2 == 0 else ["floor", "logging", "serve"]:
-                    path = "/" if kind == "floor" else "/predict"
-                    r = load(servers[kind][1], path, body, conc, args.seconds, tmp)
-                    assert r["errors"] == 0, f"{kind}: {r['errors']} non-2xx responses"
-                    results.setdefault((conc, kind), []).append(r)
-        print(f"{'conc':>4} {'server':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs floor':>9}  per-run ratios")
-        labels = {"floor": "bare uvicorn (floor)", "serve": "/predict, no logging", "logging": "/predict, logging on"}
-        for conc in args.concurrency:
-            runs = {k: results[(conc, k)] for k in kinds}
-            med = {k: {m: statistics.median(r[m] for r in runs[k]) for m in ("rps", "p50_ms", "p99_ms")} for k in kinds}
-            for kind in kinds:
-                # each run's ratio to the floor measured just before it: robust to drifts of the machine
-                ratios = sorted(r["rps"] / f["rps"] for r, f in zip(runs[kind], runs["floor"], strict=True))
-                m = med[kind]
-                spread = f"{ratios[0]:.0%}-{ratios[-1]:.0%}" if kind != "floor" else ""
-                print(
-                    f"{conc:>4} {labels[kind]:<22} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} "
-                    f"{statistics.median(ratios):>8.0%}  {spread}"
-                )
-            costs = sorted(1 - g["rps"] / s["rps"] for g, s in zip(runs["logging"], runs["serve"], strict=True))
-            print(
-                f"{'':>4} logging cost: {statistics.median(costs):+.1%} of throughput "
-                f"(per run {costs[0]:+.0%} to {costs[-1]:+.0%})"
-            )
+        for run in range(args.runs):
+            one_run(kinds, run, args, body, tmp, results)
+        report(kinds, args.concurrency, results)
         logged = list((tmp / "logs").rglob("*.parquet"))
-        print(f"request log: {len(logged)} finished Parquet file(s) so far under {tmp / 'logs'}")
+        print(f"request log: {len(logged)} finished Parquet file(s) under {tmp / 'logs'}")
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-        for proc, _ in servers.values():
-            proc.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

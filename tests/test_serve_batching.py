@@ -104,24 +104,34 @@ def test_a_failing_request_in_a_batch_fails_alone(served):
         assert pred.labels.tolist() == served.model.run(feeds).labels.tolist()
 
 
-def test_concurrent_http_clients_get_their_own_answers(tmp_path):
+def test_concurrent_http_clients_get_their_own_answers_and_log_rows(tmp_path):
+    """Batched requests are logged once each, per batch, with exactly what each client was answered."""
+    import pandas as pd
+
     built = build_model(tmp_path / "m", "classification")
     served = Served(OnnxModel.load(built["model"], built["manifest_path"]))
     recs = records(built["frame"], slice(0, 120))
-    app = create_app(serve_config(built, tmp_path, log_dir=None))
+    recs[7] = {**recs[7], "colour": "purple"}  # unknown: through the validator, logged as sent
+    app = create_app(serve_config(built, tmp_path, log_dir=str(tmp_path / "logs")))
     with ThreadServer(app) as server:
 
         async def client(i: int, rec: dict) -> tuple[int, dict]:
             async with httpx.AsyncClient(base_url=server.url) as http:
-                r = await http.post("/predict", content=json.dumps({"instances": [rec]}))
+                r = await http.post(
+                    "/predict", content=json.dumps({"instances": [rec]}), headers={"x-request-id": f"c{i}"}
+                )
                 return i, r.json()
 
         async def main():
             return await asyncio.gather(*[client(i, rec) for i, rec in enumerate(recs)])
 
         answers = asyncio.run(main())
+    # the server has stopped: its log is flushed and closed
     batcher = app.state.ctx.batcher
     assert batcher.calls >= 1 and batcher.batched > batcher.calls  # some requests really were batched
+    logged = pd.concat([pd.read_parquet(f) for f in (tmp_path / "logs").rglob("part-*.parquet")])
+    logged = logged[logged["request_id"].str.startswith("c")].set_index("request_id")
+    assert sorted(logged.index) == sorted(f"c{i}" for i in range(len(recs)))  # each exactly once
     for i, body in answers:
         plain = plain_columns(served.plan, [recs[i]], 1000)
         feeds = to_feeds(served.plan, [plain]) if plain else _feeds(served, [recs[i]])
@@ -130,3 +140,11 @@ def test_concurrent_http_clients_get_their_own_answers(tmp_path):
         np.testing.assert_array_max_ulp(
             np.array([p["yes"] for p in body["probabilities"]], dtype=np.float32), alone.probabilities[:, 1], maxulp=4
         )
+        row = logged.loc[f"c{i}"]
+        assert row["prediction"] == body["predictions"][0] and row["endpoint"] == "/predict"
+        assert row["proba_yes"] == body["probabilities"][0]["yes"] and row["latency_ms"] > 0
+        sent = recs[i]["colour"]
+        assert row["colour"] == sent if sent is not None else pd.isna(row["colour"])  # "purple" too: as sent
+        for name in ("x1", "x2", "count", "flag"):  # as the model saw them: float32
+            sent = recs[i][name]
+            assert (np.isnan(row[name]) and sent is None) or row[name] == float(np.float32(sent))

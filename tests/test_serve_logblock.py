@@ -73,3 +73,53 @@ def test_log_steps_run_once_even_when_the_loop_is_stuck(tmp_path, monkeypatch):
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_scored_batch_logs_what_request_by_request_logging_would(tmp_path, task):
+    """RequestLog.scored: one step per onnxruntime call, the same rows as one Block.add per request."""
+    from mlctl.serve.logging import RequestLog
+
+    built = build_model(tmp_path / "m", task)
+    served = Served(OnnxModel.load(built["model"], built["manifest_path"]))
+    recs = [r for r in records(built["frame"], slice(0, 40)) if None not in r.values()]
+    requests = [recs[0:1], recs[1:3], recs[3:4], recs[4:7]]
+    parts = [plain_columns(served.plan, r, 1000) for r in requests]
+    sizes = [len(r) for r in requests]
+    feeds = to_feeds(served.plan, parts)
+    pred = served.model.run(feeds)
+    log = RequestLog(tmp_path / "logs", max_rows=100, max_seconds=60, flush_seconds=60)
+    log.scored(served, [("/predict", f"r{i}", 0.0, None) for i in range(len(requests))], sizes, parts, feeds, pred)
+    (block,) = log._blocks
+    batched = block.table()
+
+    one_by_one = Block(served)
+    start = 0
+    for i, (part, n) in enumerate(zip(parts, sizes, strict=True)):
+        alone = served.model.run(to_feeds(served.plan, [part]))
+        probabilities = None if alone.probabilities is None else alone.probabilities.tolist()
+        latency = float(batched["latency_ms"][start].as_py())  # measured when the batch was scored
+        stamp = batched["timestamp"][start].as_py().timestamp()
+        one_by_one.add("/predict", f"r{i}", stamp, latency, part, None, alone.labels.tolist(), probabilities)
+        start += n
+    assert batched.equals(one_by_one.table())
+    assert batched["request_id"].to_pylist() == ["r0", "r1", "r1", "r2", "r3", "r3", "r3"]
+
+
+def test_a_scored_batch_with_validated_or_unlogged_requests_logs_request_by_request(served, tmp_path):
+    from mlctl.serve.logging import RequestLog
+
+    clean = next(r for r in records(served.frame, slice(0, 50)) if None not in r.values())
+    odd = {**clean, "colour": "purple"}  # unknown: fed as missing by the validator, logged as sent
+    plain = plain_columns(served.plan, [clean], 1000)
+    checked, columns = validate_records(served, [odd], "missing", 1000, "instances")
+    feeds = to_feeds(served.plan, [plain, plain, checked.feeds])
+    pred = served.model.run(feeds)
+    log = RequestLog(tmp_path / "logs", max_rows=100, max_seconds=60, flush_seconds=60)
+    raw = {n: columns[n] for n in served.categorical}  # as Context.note passes them
+    notes = [("/predict", "a", 0.0, None), None, ("/predict", "c", 0.0, raw)]
+    log.scored(served, notes, [1, 1, 1], [plain, plain, checked.feeds], feeds, pred)
+    df = log._blocks[0].table().to_pandas()
+    assert df["request_id"].tolist() == ["a", "c"]  # the request without a note is not logged here
+    assert df["colour"].tolist() == [clean["colour"], "purple"]
+    assert df["prediction"].tolist() == [pred.labels[0], pred.labels[2]]

@@ -47,7 +47,7 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
         if config.log_dir
         else None
     )
-    ctx = Context(config, state, metrics, request_log, Batcher(config.batch_rows))
+    ctx = Context(config, state, metrics, request_log, Batcher(config.batch_rows, request_log))
     served = state.served
     app = ServeApp(
         title=f"mlctl serve: {served.name}",

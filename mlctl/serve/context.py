@@ -8,8 +8,7 @@ from typing import Any
 
 from mlctl.serve.batching import Batcher
 from mlctl.serve.config import ServeConfig
-from mlctl.serve.http import elapsed_ms, request_id
-from mlctl.serve.logging import RequestLog
+from mlctl.serve.logging import Note, RequestLog
 from mlctl.serve.metrics import Metrics
 from mlctl.serve.state import ModelState, Served
 
@@ -21,6 +20,18 @@ class Context:
     metrics: Metrics
     log: RequestLog | None
     batcher: Batcher
+
+    def count(self, endpoint: str, served: Served, labels: list) -> None:
+        """Count the predictions (for requests that the batcher logs itself)."""
+        self.metrics.observe_predictions(endpoint, labels, served.task == "regression")
+
+    def note(self, scope: dict, endpoint: str, served: Served, columns: dict | None) -> Note | None:
+        """What the batcher needs to log a request once it is scored; None when nothing is logged."""
+        if self.log is None:
+            return None
+        request_id, start = _id_and_start(scope)
+        raw = None if columns is None else {n: columns[n] for n in served.categorical}
+        return (endpoint, request_id, start or time.perf_counter(), raw)
 
     def record(
         self,
@@ -38,11 +49,18 @@ class Context:
         values as sent, or None when they are the inputs; ``probabilities``: array, rows or None.
         """
         self.metrics.observe_predictions(endpoint, labels, served.task == "regression")
-        if self.log is not None:
+        log = self.log
+        if log is not None:
             raw = None if columns is None else {n: columns[n] for n in served.categorical}
-            self.log.submit(
-                served, endpoint, request_id(scope), time.time(), elapsed_ms(scope), inputs, raw, labels, probabilities
-            )
+            request_id, start = _id_and_start(scope)
+            latency_ms = (time.perf_counter() - start) * 1000 if start else 0.0
+            log.submit(served, endpoint, request_id, time.time(), latency_ms, inputs, raw, labels, probabilities)
+
+
+def _id_and_start(scope: dict) -> tuple[str, float | None]:
+    """The request id and start time (time.perf_counter()) that RequestIds.assign put in the scope."""
+    state = scope.get("state") or {}
+    return state.get("request_id", ""), state.get("start")
 
 
 def context(request: Any) -> Context:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from starlette.responses import Response
@@ -44,13 +43,3 @@ def parse_json(data: bytes) -> Any:
         return loads(data)
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"malformed JSON: {short(exc)}") from None
-
-
-def elapsed_ms(scope: dict) -> float:
-    """Server-side time since the observe middleware saw the request."""
-    start = scope.get("state", {}).get("start")
-    return (time.perf_counter() - start) * 1000 if start else 0.0
-
-
-def request_id(scope: dict) -> str:
-    return scope.get("state", {}).get("request_id", "")

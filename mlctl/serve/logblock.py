@@ -97,6 +97,34 @@ class Block:
         else:
             self.probabilities.extend(probabilities.reshape(-1).tolist())
 
+    def add_batch(
+        self,
+        endpoints: tuple,
+        ids: tuple,
+        timestamp: float,
+        latencies: list[float],
+        sizes: list[int],
+        feeds: dict[str, Any],
+        labels: Any,
+        probabilities: Any,
+    ) -> None:
+        """Requests scored in one call from plainly valid inputs: the call's feeds and outputs, as arrays."""
+        k = len(ids)
+        self.ids.extend(ids)
+        self.endpoints.extend(endpoints)
+        self.stamps.extend([timestamp] * k)
+        self.latencies.extend(latencies)
+        self.counts.extend(sizes)
+        for name, col in self.inputs.items():
+            col.extend(feeds[name].reshape(-1).tolist())
+        self.requests += k
+        self.rows += len(labels)
+        self.labels.extend(labels.tolist())
+        if probabilities is None:
+            self.all_probabilities = False
+        else:
+            self.probabilities.extend(probabilities.reshape(-1).tolist())
+
     def table(self) -> Any:
         """The block as one Arrow table (the request-log schema, see mlctl.serve.logging)."""
         import pyarrow as pa
@@ -106,18 +134,17 @@ class Block:
         total = int(counts.sum())
         single = total == len(counts)  # the common case: one row per request, nothing to repeat
 
-        def per_row(values: list, dtype: Any) -> np.ndarray:
-            array = np.array(values, dtype=dtype)
-            return array if single else np.repeat(array, counts)
-
         stamps = np.round(np.array(self.stamps, dtype=np.float64) * 1e6).astype("int64")
         cols: dict[str, Any] = {
-            "request_id": pa.array(per_row(self.ids, object), pa.string()),
-            "timestamp": pa.array(stamps if single else np.repeat(stamps, counts), pa.timestamp("us", tz="UTC")),
-            "model_version": pa.array(np.full(total, served.version, dtype=object), pa.string()),
-            "endpoint": pa.array(per_row(self.endpoints, object), pa.string()),
-            "latency_ms": pa.array(per_row(self.latencies, np.float64)),
+            "request_id": pa.array(self.ids, pa.string()),
+            "timestamp": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+            "model_version": pa.repeat(pa.scalar(served.version, pa.string()), total),
+            "endpoint": pa.array(self.endpoints, pa.string()),
+            "latency_ms": pa.array(np.array(self.latencies, dtype=np.float64)),
         }
+        if not single:  # per request -> per row
+            rows = pa.array(np.repeat(np.arange(len(counts)), counts))
+            cols = {k: v if k == "model_version" else v.take(rows) for k, v in cols.items()}
         for name in served.names:
             values = self.inputs[name]
             if served.kinds[name] == "numeric":  # as the model saw them: float32, widened; NaN is null

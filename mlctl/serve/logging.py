@@ -2,7 +2,7 @@
 
 Files: ``<log_dir>/<model_version>/part-<UTC time>-<pid>-<n>.parquet``. Columns:
 ``request_id`` (str), ``timestamp`` (UTC, µs), ``model_version`` (str), ``endpoint``
-(str), ``latency_ms`` (float, server-side time of the whole request), one
+(str), ``latency_ms`` (float, server-side time from the request's arrival to its prediction), one
 column per input feature as the model saw it (float for numeric, str for
 categorical; missing values are null; an unknown category is logged as sent),
 ``prediction`` (the label or value), and ``proba_<class>`` per class for
@@ -13,7 +13,8 @@ the model version changes, and on shutdown. The request path only appends to an
 in-memory queue; if the writer falls behind by ``max_queue`` requests, new
 entries are dropped and counted (mlctl_request_log_dropped_total), never waited on.
 
-Requests are buffered as columns (mlctl.serve.logblock). The writer thread
+Requests are buffered as columns (mlctl.serve.logblock); requests scored together
+by the batcher are added together, from the call's feeds and outputs. The writer thread
 hands each block back to the event loop to be converted to Arrow (numpy work
 that holds the GIL) and freed, one block per loop callback, and only encodes
 and writes Parquet itself (pyarrow releases the GIL there). A thread doing the
@@ -37,6 +38,9 @@ from typing import Any
 from mlctl.serve.logblock import BLOCK, Block
 
 LOOP_WAIT = 10.0  # seconds to wait for the loop to run a step before doing it in the thread
+# what the batcher keeps of a request to log it once scored: endpoint, request id,
+# start (time.perf_counter()), and the categorical values as sent (None when they are the inputs)
+Note = tuple[str, str, float, "dict[str, list] | None"]
 
 
 class RequestLog:
@@ -99,12 +103,55 @@ class RequestLog:
         if self._queued >= self.max_queue:
             self.dropped += 1
             return
+        self._block(served).add(endpoint, request_id, timestamp, latency_ms, inputs, raw, labels, probabilities)
+        self._queued += 1
+
+    def scored(
+        self, served: Any, notes: list[Note | None], sizes: list[int], parts: list, feeds: dict, pred: Any
+    ) -> None:
+        """Called on the event loop after one onnxruntime call: log the requests in it that came with a note.
+
+        ``sizes`` and ``parts``: each request's rows and inputs, in order; ``feeds`` and ``pred``:
+        the call's inputs and outputs.
+        """
+        now, wall = time.perf_counter(), time.time()
+        if len(notes) == 1:  # a request scored alone: its own values, as they are
+            if (note := notes[0]) is not None:
+                endpoint, request_id, began, raw = note
+                latency_ms = (now - began) * 1000
+                self.submit(
+                    served, endpoint, request_id, wall, latency_ms, parts[0], raw, pred.labels, pred.probabilities
+                )
+            return
+        if None in notes or any(note[3] is not None for note in notes):
+            # a request not to be logged here, or one from the validator: request by request
+            start = 0
+            for note, rows in zip(notes, sizes, strict=True):
+                end = start + rows
+                if note is not None:
+                    endpoint, request_id, began, raw = note
+                    inputs = {name: feed[start:end] for name, feed in feeds.items()}
+                    labels = pred.labels[start:end]
+                    probabilities = None if pred.probabilities is None else pred.probabilities[start:end]
+                    latency_ms = (now - began) * 1000
+                    self.submit(served, endpoint, request_id, wall, latency_ms, inputs, raw, labels, probabilities)
+                start = end
+            return
+        if self._queued >= self.max_queue:
+            self.dropped += len(notes)
+            return
+        endpoints, ids, starts, _ = zip(*notes, strict=True)
+        latencies = [(now - start) * 1000 for start in starts]
+        self._block(served).add_batch(endpoints, ids, wall, latencies, sizes, feeds, pred.labels, pred.probabilities)
+        self._queued += len(notes)
+
+    def _block(self, served: Any) -> Block:
+        """The block being filled (blocks hold one model version each)."""
         block = self._blocks[-1] if self._blocks else None
         if block is None or block.served is not served or block.requests >= BLOCK:
             block = Block(served)
             self._blocks.append(block)
-        block.add(endpoint, request_id, timestamp, latency_ms, inputs, raw, labels, probabilities)
-        self._queued += 1
+        return block
 
     def stats(self) -> dict:
         return {"written": self.written, "dropped": self.dropped}

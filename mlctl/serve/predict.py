@@ -62,9 +62,11 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
             inputs, raw, pred = await asyncio.to_thread(
                 _run, served, instances, config.unknown_category, config.max_rows
             )
-        else:  # validated here, scored with the other requests in flight
+            batched = False
+        else:  # validated here, scored (and logged) with the other requests in flight
             inputs, raw = _validate(served, instances, config.unknown_category, config.max_rows)
-            pred = await ctx.batcher.score(served, inputs, n)
+            pred = await ctx.batcher.score(served, inputs, n, ctx.note(scope, PATH, served, raw))
+            batched = True
     except InputError as exc:
         return exc.status, dumps({"detail": exc.detail()})
     labels = pred.labels.tolist()
@@ -76,7 +78,10 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
             None if probabilities is None else [dict(zip(keys, p, strict=True)) for p in probabilities]
         )
     out["model_version"] = served.version
-    ctx.record(scope, PATH, served, inputs, raw, labels, probabilities)
+    if batched:
+        ctx.count(PATH, served, labels)
+    else:
+        ctx.record(scope, PATH, served, inputs, raw, labels, probabilities)
     return 200, dumps(out)
 
 
