@@ -115,26 +115,17 @@ class RequestLog:
         the call's inputs and outputs.
         """
         now, wall = time.perf_counter(), time.time()
-        if len(notes) == 1:  # a request scored alone: its own values, as they are
-            if (note := notes[0]) is not None:
-                endpoint, request_id, began, raw = note
-                latency_ms = (now - began) * 1000
-                self.submit(
-                    served, endpoint, request_id, wall, latency_ms, parts[0], raw, pred.labels, pred.probabilities
-                )
-            return
-        if None in notes or any(note[3] is not None for note in notes):
-            # a request not to be logged here, or one from the validator: request by request
+        if len(notes) == 1 or None in notes or any(note[3] is not None for note in notes):
+            # alone, or beside a request not logged here or one from the validator: request by request
             start = 0
-            for note, rows in zip(notes, sizes, strict=True):
+            for note, rows, part in zip(notes, sizes, parts, strict=True):
                 end = start + rows
                 if note is not None:
                     endpoint, request_id, began, raw = note
-                    inputs = {name: feed[start:end] for name, feed in feeds.items()}
                     labels = pred.labels[start:end]
                     probabilities = None if pred.probabilities is None else pred.probabilities[start:end]
                     latency_ms = (now - began) * 1000
-                    self.submit(served, endpoint, request_id, wall, latency_ms, inputs, raw, labels, probabilities)
+                    self.submit(served, endpoint, request_id, wall, latency_ms, part, raw, labels, probabilities)
                 start = end
             return
         if self._queued >= self.max_queue:
