@@ -30,8 +30,7 @@ class Context:
         if self.log is None:
             return None
         request_id, start = _id_and_start(scope)
-        raw = None if columns is None else {n: columns[n] for n in served.categorical}
-        return (endpoint, request_id, start or time.perf_counter(), raw)
+        return (endpoint, request_id, start or time.perf_counter(), _sent_categories(served, columns))
 
     def record(
         self,
@@ -48,10 +47,10 @@ class Context:
         ``inputs``: per feature, the values or (n, 1) feed scored; ``columns``: the raw
         values as sent, or None when they are the inputs; ``probabilities``: array, rows or None.
         """
-        self.metrics.observe_predictions(endpoint, labels, served.task == "regression")
+        self.count(endpoint, served, labels)
         log = self.log
         if log is not None:
-            raw = None if columns is None else {n: columns[n] for n in served.categorical}
+            raw = _sent_categories(served, columns)
             request_id, start = _id_and_start(scope)
             latency_ms = (time.perf_counter() - start) * 1000 if start else 0.0
             log.submit(served, endpoint, request_id, time.time(), latency_ms, inputs, raw, labels, probabilities)
@@ -61,6 +60,11 @@ def _id_and_start(scope: dict) -> tuple[str, float | None]:
     """The request id and start time (time.perf_counter()) that RequestIds.assign put in the scope."""
     state = scope.get("state") or {}
     return state.get("request_id", ""), state.get("start")
+
+
+def _sent_categories(served: Served, columns: dict | None) -> dict | None:
+    """The categorical values as sent (the log records an unknown one as sent), or None."""
+    return None if columns is None else {n: columns[n] for n in served.categorical}
 
 
 def context(request: Any) -> Context:
