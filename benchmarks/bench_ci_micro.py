@@ -1,4 +1,4 @@
-"""CI micro-benchmark of the exported model: single-row and 10k-row scoring through mlctl.runtime.
+"""CI micro-benchmark of the exported model: single-row and 10k-row scoring through mlctl.onnxmodel.runtime.
 
     python benchmarks/bench_ci_micro.py                      # the project in the working directory
     python benchmarks/bench_ci_micro.py -C path/to/project --rows 10000 --single 300
@@ -11,7 +11,7 @@ runner), and times, after warm-up calls:
   does per request — median and 95th percentile over --single calls;
 * batch: `check_columns` + `predict_checked` on --rows rows, median of --repeat runs;
 * the baseline in the same run: `OnnxModel.run` on ready feeds (onnxruntime alone),
-  so the ratio printed is mlctl.runtime's validation overhead.
+  so the ratio printed is mlctl.onnxmodel.runtime's validation overhead.
 
 Rows come from the test split (data/processed/test.parquet, repeated up to
 --rows) or, when it is absent, are generated from the manifest's input schema.
@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import onnxruntime
 
-    from mlctl.errors import MlctlError
-    from mlctl.io import write_json
-    from mlctl.runtime import OnnxModel
+    from mlctl.core.errors import MlctlError
+    from mlctl.core.fileio import write_json
+    from mlctl.onnxmodel.runtime import OnnxModel
 
     project = Path(args.project).resolve()
     try:
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"single row : p50 {p50:.3f} ms, p95 {p95:.3f} ms over {len(single)} calls "
-        f"(onnxruntime alone {run50:.3f} ms; mlctl.runtime/onnxruntime {p50 / run50:.2f}x)"
+        f"(onnxruntime alone {run50:.3f} ms; mlctl.onnxmodel.runtime/onnxruntime {p50 / run50:.2f}x)"
     )
     print(
         f"{len(frame):,} rows : median {b50:.1f} ms = {len(frame) / (b50 / 1000):,.0f} rows/s "

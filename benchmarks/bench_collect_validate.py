@@ -30,10 +30,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mlctl.io import frame_hash  # noqa: E402
+from mlctl.core.fileio import frame_hash  # noqa: E402
+from mlctl.core.project import Project  # noqa: E402
+from mlctl.data.schema import run_infer  # noqa: E402
 from mlctl.params import load_params  # noqa: E402
-from mlctl.project import Project  # noqa: E402
-from mlctl.schema import run_infer  # noqa: E402
 from mlctl.stages import collect, validate  # noqa: E402
 
 
@@ -115,7 +115,7 @@ def main() -> None:
         print(f"data: {args.rows:,} rows × 20 columns, {mb:.1f} MB Parquet; median of {args.runs} runs")
         print(f"pandas.read_parquet (baseline)  {baseline:8.3f} s")
         print(f"mlctl collect                   {t_collect:8.3f} s   ({t_collect / baseline:.2f}x)")
-        print(f"  of which mlctl.io.frame_hash  {t_hash:8.3f} s   ({t_hash / baseline:.2f}x)")
+        print(f"  of which mlctl.core.fileio.frame_hash  {t_hash:8.3f} s   ({t_hash / baseline:.2f}x)")
         print(f"mlctl validate                  {t_validate:8.3f} s   ({t_validate / baseline:.2f}x)")
         print(f"collect + validate              {total:8.3f} s   ({total / baseline:.2f}x, target ≤ 3x)")
         print(f"  per-run ratios                {', '.join(f'{r:.2f}x' for r in ratios)}")

@@ -44,11 +44,11 @@ def make_inputs(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
 
 
 def build_project(root: Path, rows: int, files: int = 10) -> None:
-    from mlctl.convert import write_onnx_model
-    from mlctl.estimators import build_pipeline
-    from mlctl.features import infer_features, to_model_frame
+    from mlctl.model.estimators import build_pipeline
+    from mlctl.model.features import infer_features, to_model_frame
+    from mlctl.onnxmodel.runtime import OnnxModel
     from mlctl.params.train import PreprocessParams
-    from mlctl.runtime import OnnxModel
+    from mlctl.stages.export.convert import write_onnx_model
 
     train = make_inputs(20_000, 0)
     features = infer_features(train, "target")
@@ -92,9 +92,9 @@ def build_project(root: Path, rows: int, files: int = 10) -> None:
 
 
 def time_monitor(root: Path) -> tuple[float, dict]:
-    from mlctl.errors import DriftDetected
+    from mlctl.core.errors import DriftDetected
+    from mlctl.core.project import Project
     from mlctl.params import load_params
-    from mlctl.project import Project
     from mlctl.stages.monitor import run
 
     params = load_params(root / "params.yaml")

@@ -1,4 +1,4 @@
-"""Benchmark the exported ONNX model (onnxruntime through mlctl.runtime) against scikit-learn.
+"""Benchmark the exported ONNX model (onnxruntime through mlctl.onnxmodel.runtime) against scikit-learn.
 
     python benchmarks/bench_onnx.py                       # random_forest and logistic_regression
     python benchmarks/bench_onnx.py --models knn --single 2000 --batch-rows 100000 --repeat 5
@@ -61,11 +61,11 @@ def timed(fn, repeat: int) -> float:
 def bench(name: str, train, batch, args) -> None:
     import onnxruntime as ort
 
-    from mlctl.estimators import build_pipeline
-    from mlctl.features import infer_features, to_model_frame
+    from mlctl.model.estimators import build_pipeline
+    from mlctl.model.features import infer_features, to_model_frame
+    from mlctl.onnxmodel.runtime import OnnxModel
     from mlctl.params.export import ExportParams
     from mlctl.params.train import PreprocessParams
-    from mlctl.runtime import OnnxModel
     from mlctl.stages.export import Trained, export_model
 
     features = infer_features(train, "target")

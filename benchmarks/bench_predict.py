@@ -52,10 +52,10 @@ def prepare(cache: Path, sizes: list[int]) -> Path:
     root = cache / "project"
     if not (root / "models/model.json").exists():
         sys.path.insert(0, str(REPO))
-        from mlctl.convert import write_onnx_model
-        from mlctl.estimators import build_pipeline
-        from mlctl.features import infer_features, to_model_frame
+        from mlctl.model.estimators import build_pipeline
+        from mlctl.model.features import infer_features, to_model_frame
         from mlctl.params.train import PreprocessParams
+        from mlctl.stages.export.convert import write_onnx_model
 
         df, y = generate_frame(5000, 0)
         X_raw = df.drop(columns=["id"])
@@ -110,8 +110,8 @@ def import_libraries(kind: str) -> None:
 
 
 def child_mlctl(root: Path, src: Path, dst: Path) -> int:
+    from mlctl.core.project import Project
     from mlctl.params import load_params
-    from mlctl.project import Project
     from mlctl.stages.predict import run
 
     params = load_params(root / "params.yaml")

@@ -24,12 +24,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlctl.estimators import build_pipeline
+from mlctl.core.project import Project
+from mlctl.model.estimators import build_pipeline
 from mlctl.params import parse_params
-from mlctl.project import Project
-from mlctl.search import PREFIX, check_space, make_cv
 from mlctl.stages.train import run
-from mlctl.training import select_features
+from mlctl.stages.train.search import PREFIX, check_space, make_cv
+from mlctl.stages.train.training import select_features
 
 SEED = 7
 CANDIDATE = "hist_gradient_boosting"
@@ -86,7 +86,7 @@ def time_mlctl(root: Path, params) -> tuple[float, dict]:
 def time_direct(train: pd.DataFrame, params) -> tuple[float, dict]:
     from sklearn.model_selection import RandomizedSearchCV
 
-    from mlctl.features import to_model_frame
+    from mlctl.model.features import to_model_frame
 
     features = select_features(train, "target", params.train, [])
     X, y = to_model_frame(train, features), train["target"].to_numpy(dtype=object)

@@ -10,9 +10,9 @@ import pandas as pd
 from conftest import make_frame, write_params
 from sklearn.pipeline import Pipeline
 
-from mlctl.estimators import build_pipeline, make_baseline, preprocessor
-from mlctl.features import infer_features, to_model_frame
-from mlctl.io import save_skops, write_json, write_table
+from mlctl.core.fileio import save_skops, write_json, write_table
+from mlctl.model.estimators import build_pipeline, make_baseline, preprocessor
+from mlctl.model.features import infer_features, to_model_frame
 from mlctl.params.train import PreprocessParams
 
 

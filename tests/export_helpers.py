@@ -9,9 +9,9 @@ import pandas as pd
 import yaml
 from conftest import make_frame
 
-from mlctl.estimators import build_pipeline
-from mlctl.features import infer_features, to_model_frame
-from mlctl.io import frame_hash, save_skops, write_json, write_table
+from mlctl.core.fileio import frame_hash, save_skops, write_json, write_table
+from mlctl.model.estimators import build_pipeline
+from mlctl.model.features import infer_features, to_model_frame
 from mlctl.params.train import PreprocessParams
 
 # Small models keep the suite fast; parity does not depend on size.

@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 from conftest import make_frame
 
-from mlctl.convert import write_onnx_model
-from mlctl.estimators import build_pipeline
-from mlctl.features import infer_features, to_model_frame
+from mlctl.model.estimators import build_pipeline
+from mlctl.model.features import infer_features, to_model_frame
 from mlctl.params.train import PreprocessParams
+from mlctl.stages.export.convert import write_onnx_model
 
 
 @dataclass
@@ -77,7 +77,7 @@ def make_predict_project(root: Path, exported: Exported, **predict) -> Path:
 
 
 def write_frame(df: pd.DataFrame, path: Path) -> Path:
-    """Write ``df`` as CSV, Parquet or JSON lines by extension (test inputs, not via mlctl.io)."""
+    """Write ``df`` as CSV, Parquet or JSON lines by extension (test inputs, not via mlctl.core.fileio)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
         df.to_parquet(path, index=False)

@@ -26,10 +26,10 @@ def build_model(
     name: str = "model",
 ) -> dict:
     """Train, convert and export a model into ``root``; returns paths, frame and sklearn pipeline."""
-    from mlctl.convert import write_onnx_model
-    from mlctl.estimators import build_pipeline
-    from mlctl.features import infer_features, to_model_frame
+    from mlctl.model.estimators import build_pipeline
+    from mlctl.model.features import infer_features, to_model_frame
     from mlctl.params.train import PreprocessParams
+    from mlctl.stages.export.convert import write_onnx_model
 
     estimator = estimator or "random_forest"
     df = make_frame(task, n=n, seed=seed).drop(columns=["signup", *drop])
@@ -77,7 +77,7 @@ def records(df: pd.DataFrame, rows: int | slice = slice(0, 5)) -> list[dict]:
 
 def sklearn_predict(built: dict, recs: list[dict]):
     """scikit-learn's labels and probabilities (if any) for JSON records."""
-    from mlctl.features import to_model_frame
+    from mlctl.model.features import to_model_frame
 
     df = pd.DataFrame(recs)
     for f in built["features"]:

@@ -12,7 +12,7 @@ from conftest import REPO, write_params
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import EXIT_CODES, EXIT_NOT_FOUND, EXIT_USAGE
+from mlctl.core.errors import EXIT_CODES, EXIT_NOT_FOUND, EXIT_USAGE
 
 runner = CliRunner()
 
@@ -144,9 +144,9 @@ def test_help_does_not_import_heavy_libraries():
 
 
 def test_repository_dvc_yaml_is_the_generated_one():
-    from mlctl.dvcfile import render
+    from mlctl.repo.dvcfile import render
 
     assert (REPO / "dvc.yaml").read_text() == render("classification"), (
-        'dvc.yaml is out of date: python -c "from mlctl.dvcfile import render; '
+        'dvc.yaml is out of date: python -c "from mlctl.repo.dvcfile import render; '
         "open('dvc.yaml','w').write(render('classification'))\""
     )

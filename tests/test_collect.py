@@ -16,10 +16,10 @@ from conftest import make_frame, write_params
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import EXIT_DATA_INVALID, EXIT_EXTERNAL, EXIT_NOT_FOUND, EXIT_USAGE
-from mlctl.io import frame_hash, read_json
+from mlctl.core.errors import EXIT_DATA_INVALID, EXIT_EXTERNAL, EXIT_NOT_FOUND, EXIT_USAGE
+from mlctl.core.fileio import frame_hash, read_json
+from mlctl.core.project import Project
 from mlctl.params import load_params
-from mlctl.project import Project
 from mlctl.stages.collect import run
 
 runner = CliRunner()

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from conftest import GIT_IDENTITY, REPO, git
 
-from mlctl import registry
-from mlctl.errors import EXIT_DRIFT, EXIT_GATE_REJECTED
+from mlctl.core.errors import EXIT_DRIFT, EXIT_GATE_REJECTED
+from mlctl.repo import registry
 
 pytestmark = pytest.mark.slow
 

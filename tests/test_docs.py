@@ -7,7 +7,7 @@ import re
 import pytest
 from conftest import REPO
 
-from mlctl.docgen import BEGIN, command_reference, params_table, refresh_howto
+from mlctl.cli.docgen import BEGIN, command_reference, params_table, refresh_howto
 
 DOCS = REPO / "docs"
 HOWTO = [
@@ -24,7 +24,7 @@ HOWTO = [
     "monitor",
     "retrain",
 ]
-REGENERATE = "regenerate it: python -m mlctl.docgen --write  (or: python -m mlctl.docgen > docs/reference.md)"
+REGENERATE = "regenerate it: python -m mlctl.cli.docgen --write  (or: python -m mlctl.cli.docgen > docs/reference.md)"
 
 
 def test_command_reference_is_up_to_date():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import make_frame
 
-from mlctl.drift import (
+from mlctl.data.drift import (
     Thresholds,
     bin_edges,
     categorical_drift,
@@ -16,9 +16,9 @@ from mlctl.drift import (
     numeric_drift,
     psi,
 )
-from mlctl.features import infer_features
-from mlctl.monitoring.analysis import compare_frames
-from mlctl.monitoring.profile import Bins
+from mlctl.model.features import infer_features
+from mlctl.stages.monitor.analysis import compare_frames
+from mlctl.stages.monitor.reference import Bins
 
 SEEDS = 40
 

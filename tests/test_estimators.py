@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from conftest import make_frame
 
-from mlctl.convert import to_onnx
-from mlctl.errors import ConfigError
-from mlctl.estimators import build_pipeline, category_levels, spec
-from mlctl.features import infer_features, to_model_frame
+from mlctl.core.errors import ConfigError
+from mlctl.model.estimators import build_pipeline, category_levels, spec
+from mlctl.model.features import infer_features, to_model_frame
 from mlctl.params.train import PreprocessParams
+from mlctl.stages.export.convert import to_onnx
 
 
 def test_max_categories_keeps_frequent_levels_and_converts_with_parity():

@@ -13,12 +13,12 @@ from sklearn import metrics as skm
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import ConfigError, DataError
-from mlctl.features import Feature, to_model_frame
-from mlctl.io import load_skops, read_json
-from mlctl.metrics import Scored, bootstrap, compute
+from mlctl.core.errors import ConfigError, DataError
+from mlctl.core.fileio import load_skops, read_json
+from mlctl.core.project import Project
+from mlctl.model.features import Feature, to_model_frame
+from mlctl.model.metrics import Scored, bootstrap, compute
 from mlctl.params import load_params
-from mlctl.project import Project
 from mlctl.stages.evaluate import run
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from conftest import git, write_params
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import EXIT_GATE_REJECTED, EXIT_NOT_FOUND, EXIT_USAGE, ConfigError
+from mlctl.core.errors import EXIT_GATE_REJECTED, EXIT_NOT_FOUND, EXIT_USAGE, ConfigError
 from mlctl.stages.exp import expand_sweeps, parse_exp_show
 
 runner = CliRunner()

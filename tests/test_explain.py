@@ -13,8 +13,8 @@ from export_helpers import fit, model_frame, write_trained_project
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.features import Feature, to_model_frame
-from mlctl.io import load_skops, save_skops
+from mlctl.core.fileio import load_skops, save_skops
+from mlctl.model.features import Feature, to_model_frame
 
 runner = CliRunner()
 RECORD = {"x1": 0.3, "x2": None, "count": 4, "flag": True, "colour": "purple", "region": "west"}

@@ -14,9 +14,9 @@ from export_helpers import fit, model_frame, write_trained_project
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import InputNotFoundError, ModelError
-from mlctl.estimators import REGISTRY
-from mlctl.io import load_skops, sha256_file
+from mlctl.core.errors import InputNotFoundError, ModelError
+from mlctl.core.fileio import load_skops, sha256_file
+from mlctl.model.estimators import REGISTRY
 from mlctl.params.export import ExportParams
 from mlctl.params.train import PreprocessParams
 from mlctl.stages.export import Trained, export_model
@@ -52,7 +52,7 @@ def _split(task: str, n_classes: int | None, seed: int = 0):
 
 
 def _export(name, task, train, test, prep=None, **params):
-    from mlctl.features import to_model_frame
+    from mlctl.model.features import to_model_frame
 
     pipe, features = fit(name, task, train, prep)
     classes = [str(c) for c in pipe.classes_] if task == "classification" else None
@@ -74,8 +74,8 @@ def test_every_registry_estimator_exports_with_parity(task, n_classes, name):
         assert parity["label_agreement"] == 1.0
         assert manifest["classes"] == sorted(set(train["target"]))
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
-    # Independently of mlctl.parity: raw onnxruntime on the rows with NaN and the unseen category.
-    from mlctl.features import to_model_frame
+    # Independently of mlctl.onnxmodel.parity: raw onnxruntime on the rows with NaN and the unseen category.
+    from mlctl.model.features import to_model_frame
 
     X = to_model_frame(test.iloc[:3], features)
     feeds = {f.name: X[f.name].to_numpy(np.float32 if f.kind == "numeric" else object).reshape(-1, 1) for f in features}
@@ -100,7 +100,7 @@ def test_hist_gradient_boosting_native_missing_values(kind):
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    from mlctl import onnx_fixes
+    from mlctl.stages.export import onnx_fixes
 
     onnx_fixes.register()
     rng = np.random.default_rng(1)
@@ -129,7 +129,7 @@ def test_hist_gradient_boosting_thresholds_match_float64_comparison():
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from mlctl import onnx_fixes
+    from mlctl.stages.export import onnx_fixes
 
     onnx_fixes.register()
     a = np.nextafter(np.float32(1.0), np.float32(2.0))  # odd mantissa: the midpoint rounds up to b
@@ -187,7 +187,7 @@ def test_export_writes_model_and_manifest(tmp_path: Path):
     assert meta["mlctl.model_version"] == manifest["version"] and meta["mlctl.mlctl_version"]
 
     # The runtime loads what export wrote and scores a record.
-    from mlctl.runtime import OnnxModel
+    from mlctl.onnxmodel.runtime import OnnxModel
 
     loaded = OnnxModel.load(onnx_path, manifest_path)
     record = {"x1": 0.5, "x2": None, "count": 3, "flag": True, "colour": "red", "region": "north"}
@@ -207,7 +207,7 @@ def test_export_regression_manifest_and_table_output(tmp_path: Path):
 
 
 def test_schema_covers_validation_when_the_model_was_refit_on_it(tmp_path: Path):
-    from mlctl.io import read_json, write_json, write_table
+    from mlctl.core.fileio import read_json, write_json, write_table
 
     root = write_trained_project(tmp_path)
     validation = model_frame(n=40, seed=5)
@@ -226,7 +226,7 @@ def test_forest_vote_ties_do_not_count_as_disagreements():
     train, test = df.iloc[:700].reset_index(drop=True), df.iloc[700:].reset_index(drop=True)
     # SMALL's 10 shallow trees rarely tie; a default-size forest does.
     pipe, features = fit("random_forest", "classification", train, n_estimators=100, max_depth=None)
-    from mlctl.features import to_model_frame
+    from mlctl.model.features import to_model_frame
 
     trained = Trained(pipe, features, "classification", "target", ["no", "yes"], {})
     _, manifest = export_model(trained, to_model_frame(train, features), to_model_frame(test, features), ExportParams())
@@ -236,7 +236,7 @@ def test_forest_vote_ties_do_not_count_as_disagreements():
 
 
 def test_tie_detection_only_forgives_ties():
-    from mlctl.parity import _tied
+    from mlctl.onnxmodel.parity import _tied
 
     classes = np.array(["a", "b", "c"])
     scores = np.array([[0.5, 0.5, 0.0], [0.6, 0.4, 0.0], [0.2, 0.4, 0.4]])
@@ -255,7 +255,7 @@ def test_binary_decision_scores_declare_one_column(tmp_path: Path):
 
 
 def test_tampered_model_is_refused(tmp_path: Path):
-    from mlctl.runtime import OnnxModel
+    from mlctl.onnxmodel.runtime import OnnxModel
 
     root = write_trained_project(tmp_path)
     assert runner.invoke(app, ["export", "-C", str(root)]).exit_code == 0
@@ -274,7 +274,7 @@ def test_unconvertible_estimator_is_a_clear_model_error(tmp_path: Path):
     from sklearn.neighbors import NearestCentroid
     from sklearn.pipeline import Pipeline
 
-    from mlctl.features import to_model_frame
+    from mlctl.model.features import to_model_frame
 
     train = model_frame()
     pipe, features = fit("logistic_regression", "classification", train)
@@ -318,9 +318,9 @@ def test_missing_inputs_exit_3(tmp_path: Path):
 
 
 def test_stale_or_mismatched_model_is_refused(tmp_path: Path):
-    from mlctl.io import read_table, write_table
+    from mlctl.core.fileio import read_table, write_table
+    from mlctl.core.project import Project
     from mlctl.params import Common
-    from mlctl.project import Project
     from mlctl.stages.export import run
 
     root = write_trained_project(tmp_path)
@@ -337,7 +337,7 @@ def test_stale_or_mismatched_model_is_refused(tmp_path: Path):
 def test_library_errors_name_the_estimator():
     from sklearn.isotonic import IsotonicRegression
 
-    from mlctl.convert import to_onnx, unsupported_steps
+    from mlctl.stages.export.convert import to_onnx, unsupported_steps
 
     train = model_frame()
     pipe, features = fit("knn", "classification", train)

@@ -12,15 +12,15 @@ from conftest import git
 from evaluate_helpers import train_project
 from typer.testing import CliRunner
 
-from mlctl.champion import Champion, load_champion
 from mlctl.cli import app
-from mlctl.errors import EXIT_GATE_REJECTED, ConfigError, GateRejectedError
-from mlctl.io import read_json, write_json
+from mlctl.core.errors import EXIT_GATE_REJECTED, ConfigError, GateRejectedError
+from mlctl.core.fileio import read_json, write_json
+from mlctl.core.project import Project
 from mlctl.params import load_params
 from mlctl.params.gate import GateParams
-from mlctl.project import Project
 from mlctl.stages import evaluate
 from mlctl.stages.gate import decide, run
+from mlctl.stages.gate.champion import Champion, load_champion
 
 runner = CliRunner()
 

@@ -16,9 +16,9 @@ from conftest import REPO
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE
-from mlctl.scaffold.files import workflow_templates
-from mlctl.scaffold.roles import DATES, DROP, FORBIDDEN, analyse, infer_task
+from mlctl.core.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE
+from mlctl.stages.init.files import workflow_templates
+from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, analyse, infer_task
 
 runner = CliRunner()
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "tau"]

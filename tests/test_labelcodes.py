@@ -8,8 +8,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from mlctl.labelcodes import INT_LABELS, with_category_codes, with_label_codes
-from mlctl.runtime import OnnxModel
+from mlctl.onnxmodel.labelcodes import INT_LABELS, with_category_codes, with_label_codes
+from mlctl.onnxmodel.runtime import OnnxModel
 from tests.serve_helpers import build_model, records
 
 CLASSIFIERS = ["logistic_regression", "random_forest", "gradient_boosting", "hist_gradient_boosting", "ridge", "knn"]

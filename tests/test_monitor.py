@@ -15,16 +15,16 @@ from conftest import make_frame
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.convert import write_onnx_model
-from mlctl.errors import DataValidationError, DriftDetected, InputNotFoundError
-from mlctl.estimators import build_pipeline
-from mlctl.features import infer_features, to_model_frame
-from mlctl.metrics import Scored, compute
+from mlctl.core.errors import DataValidationError, DriftDetected, InputNotFoundError
+from mlctl.core.project import Project
+from mlctl.model.estimators import build_pipeline
+from mlctl.model.features import infer_features, to_model_frame
+from mlctl.model.metrics import Scored, compute
+from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.params import load_params
 from mlctl.params.train import PreprocessParams
-from mlctl.project import Project
-from mlctl.runtime import OnnxModel
 from mlctl.stages import monitor as stage
+from mlctl.stages.export.convert import write_onnx_model
 
 runner = CliRunner()
 
@@ -323,8 +323,8 @@ def test_stale_model_advises_retraining(project):
 
 
 def test_quality_reuses_the_validate_schema_and_profile(project):
-    from mlctl.io import write_json
-    from mlctl.schema import infer, save_schema
+    from mlctl.core.fileio import write_json
+    from mlctl.data.schema import infer, save_schema
 
     root = project()
     inferred = infer(make_frame(n=1500, seed=0))  # `mlctl schema infer` on the collected data
@@ -405,7 +405,7 @@ def test_cli_all_features_missing_exits_4(project):
 
 
 def test_window_starts_hour_day_and_monday_weeks():
-    from mlctl.monitoring.windows import NO_TIME, window_starts
+    from mlctl.stages.monitor.windows import NO_TIME, window_starts
 
     ts = pd.Series(["2025-01-01T10:30:00Z", "2025-01-05T23:59:59Z", "2025-01-06T00:00:00Z", None])
     as_text = lambda secs: [None if s == NO_TIME else str(pd.Timestamp(s, unit="s")) for s in secs]  # noqa: E731

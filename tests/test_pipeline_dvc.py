@@ -12,8 +12,8 @@ import pytest
 import yaml
 from conftest import git, make_frame, write_params
 
-from mlctl.dvcfile import render
-from mlctl.errors import EXIT_GATE_REJECTED
+from mlctl.core.errors import EXIT_GATE_REJECTED
+from mlctl.repo.dvcfile import render
 
 pytestmark = pytest.mark.slow
 

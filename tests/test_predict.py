@@ -17,8 +17,8 @@ from predict_helpers import export_model, make_predict_project, read_any, write_
 from typer.testing import CliRunner
 
 from mlctl.cli import app
+from mlctl.core.project import Project
 from mlctl.params import load_params
-from mlctl.project import Project
 from mlctl.stages.predict import run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,7 +131,7 @@ def test_reject_threshold_fails_with_no_output(models, tmp_path):
 
 
 def test_run_raises_data_validation_error(models, tmp_path):
-    from mlctl.errors import DataValidationError
+    from mlctl.core.errors import DataValidationError
 
     exported = models["regression"]
     root = make_predict_project(tmp_path, exported, input="data/in.parquet", output="out/p.parquet", max_reject_share=0)
@@ -272,9 +272,9 @@ def test_null_tokens_match_the_edge_runner():
 
 
 def test_vectorised_runtime_checks_keep_their_semantics():
-    from mlctl.inputs import categorical_values as _categorical
-    from mlctl.inputs import numeric_values as _numeric
-    from mlctl.runtime import InputSpec
+    from mlctl.onnxmodel.inputs import categorical_values as _categorical
+    from mlctl.onnxmodel.inputs import numeric_values as _numeric
+    from mlctl.onnxmodel.runtime import InputSpec
 
     num = InputSpec("n", "numeric", nullable=False)
     values, bad = _numeric([1, None, 2.5, True, "x", float("inf")], num)

@@ -103,7 +103,7 @@ def test_csv_scoring_never_imports_pandas(exported, tmp_path):
         "import sys\n"
         "from pathlib import Path\n"
         "from mlctl.params import load_params\n"
-        "from mlctl.project import Project\n"
+        "from mlctl.core.project import Project\n"
         "from mlctl.stages.predict import run\n"
         f"root = Path({str(root)!r})\n"
         "params = load_params(root / 'params.yaml')\n"
@@ -141,8 +141,8 @@ def test_arrow_numpy_helpers_handle_nulls_offsets_and_chunks():
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_label_codes_write_the_same_files(exported, tmp_path, monkeypatch, fmt):
-    """Classifiers are scored with class indexes (mlctl.labelcodes): the outputs must not change."""
-    from mlctl import labelcodes
+    """Classifiers are scored with class indexes (mlctl.onnxmodel.labelcodes): the outputs must not change."""
+    from mlctl.onnxmodel import labelcodes
 
     root = make_predict_project(tmp_path, exported, passthrough=["id"], max_reject_share=0.5)
     df = big_frame(exported, copies=3)

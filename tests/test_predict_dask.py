@@ -80,7 +80,7 @@ def test_dask_engine_reject_threshold_writes_nothing(cluster, tmp_path):
 
 def test_worker_refuses_bytes_that_do_not_match_the_manifest():
     from mlctl.batch.dask_engine import worker_model
-    from mlctl.errors import ModelError
+    from mlctl.core.errors import ModelError
 
     with pytest.raises(ModelError, match="sha256"):
         worker_model(b"not a model", {"sha256": "0" * 64, "inputs": [], "task": "regression"})

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import ConfigError, DataError, InputNotFoundError
-from mlctl.io import frame_hash, read_json
+from mlctl.core.errors import ConfigError, DataError, InputNotFoundError
+from mlctl.core.fileio import frame_hash, read_json
+from mlctl.core.project import Project
 from mlctl.params import Common
 from mlctl.params.prepare import PrepareParams
-from mlctl.project import Project
 from mlctl.stages.prepare import prepare_frame, run
 from tests.conftest import make_frame
 
@@ -318,7 +318,7 @@ def test_cli_exit_codes(raw_project):
 
 
 def test_eda_caps_rows_and_plotted_features():
-    from mlctl.eda import explore
+    from mlctl.stages.prepare.eda import explore
 
     df = make_frame(n=400).drop(columns=["signup"])
     eda = explore(df, "target", "classification", max_rows=100, max_features=3)
@@ -330,7 +330,7 @@ def test_eda_caps_rows_and_plotted_features():
 
 
 def test_eda_association_measures():
-    from mlctl.eda import cramers_v, explore
+    from mlctl.stages.prepare.eda import cramers_v, explore
 
     a = pd.Series(list("aabb") * 50)
     assert cramers_v(a, a) == pytest.approx(1.0)
@@ -341,9 +341,9 @@ def test_eda_association_measures():
 
 
 def test_html_report_escapes_and_embeds():
-    from mlctl.reports import markdown_table
-    from mlctl.reports.html import HtmlReport
-    from mlctl.reports.plots import figure, hist
+    from mlctl.render import markdown_table
+    from mlctl.render.htmlpage import HtmlReport
+    from mlctl.render.plots import figure, hist
 
     fig, ax = figure(3, 2)
     hist(ax, np.arange(50.0))

@@ -9,9 +9,9 @@ import pytest
 from conftest import git, write_params
 from typer.testing import CliRunner
 
-from mlctl import registry
 from mlctl.cli import app
-from mlctl.errors import EXIT_GATE_REJECTED, EXIT_NOT_FOUND, EXIT_USAGE, ConfigError, GateRejectedError
+from mlctl.core.errors import EXIT_GATE_REJECTED, EXIT_NOT_FOUND, EXIT_USAGE, ConfigError, GateRejectedError
+from mlctl.repo import registry
 
 runner = CliRunner()
 

@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import ConfigError, ExternalError
+from mlctl.core.errors import ConfigError, ExternalError
+from mlctl.core.project import Project
 from mlctl.params import load_params
-from mlctl.project import Project
-from mlctl.reporting import MARKER, github
-from mlctl.reporting.diff import MetricRow, direction, flatten_metrics, param_rows
-from mlctl.stages.report import run
+from mlctl.stages.report import github, run
+from mlctl.stages.report.diff import MetricRow, direction, flatten_metrics, param_rows
+from mlctl.stages.report.github import MARKER
 from tests.conftest import REPO, git
 from tests.report_helpers import FakeGitHub, two_commit_project
 
@@ -302,11 +302,11 @@ def test_fit_body_keeps_details_closed():
 
 
 def test_bench_ci_micro_writes_perf_json(tmp_path):
-    from mlctl.convert import write_onnx_model
-    from mlctl.estimators import build_pipeline
-    from mlctl.features import infer_features, to_model_frame
+    from mlctl.model.estimators import build_pipeline
+    from mlctl.model.features import infer_features, to_model_frame
     from mlctl.params.train import PreprocessParams
-    from mlctl.reporting.watch import perf_rows
+    from mlctl.stages.export.convert import write_onnx_model
+    from mlctl.stages.report.watch import perf_rows
     from tests.conftest import make_frame
 
     df = make_frame(n=300).drop(columns=["signup"])

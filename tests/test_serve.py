@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlctl.runtime import OnnxModel
+from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.serve import create_app
 from tests.serve_helpers import ThreadServer, build_model, records, serve_config, sklearn_predict
 

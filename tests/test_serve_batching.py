@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from mlctl.runtime import OnnxModel
+from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.serve import create_app
 from mlctl.serve.batching import LONELY, PROBE, Batcher
 from mlctl.serve.plain import plain_columns, to_feeds

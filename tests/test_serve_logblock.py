@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mlctl.runtime import OnnxModel
+from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.serve.logblock import Block
 from mlctl.serve.plain import plain_columns, to_feeds
 from mlctl.serve.scoring import validate_records
@@ -52,7 +52,7 @@ def test_log_steps_run_once_even_when_the_loop_is_stuck(tmp_path, monkeypatch):
     import threading
     import time
 
-    from mlctl.serve import logging as request_log
+    from mlctl.serve import requestlog as request_log
 
     monkeypatch.setattr(request_log, "LOOP_WAIT", 0.05)
     loop = asyncio.new_event_loop()
@@ -78,7 +78,7 @@ def test_log_steps_run_once_even_when_the_loop_is_stuck(tmp_path, monkeypatch):
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_a_scored_batch_logs_what_request_by_request_logging_would(tmp_path, task):
     """RequestLog.scored: one step per onnxruntime call, the same rows as one Block.add per request."""
-    from mlctl.serve.logging import RequestLog
+    from mlctl.serve.requestlog import RequestLog
 
     built = build_model(tmp_path / "m", task)
     served = Served(OnnxModel.load(built["model"], built["manifest_path"]))
@@ -107,7 +107,7 @@ def test_a_scored_batch_logs_what_request_by_request_logging_would(tmp_path, tas
 
 
 def test_a_scored_batch_with_validated_or_unlogged_requests_logs_request_by_request(served, tmp_path):
-    from mlctl.serve.logging import RequestLog
+    from mlctl.serve.requestlog import RequestLog
 
     clean = next(r for r in records(served.frame, slice(0, 50)) if None not in r.values())
     odd = {**clean, "colour": "purple"}  # unknown: fed as missing by the validator, logged as sent

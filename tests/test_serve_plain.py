@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlctl.runtime import OnnxModel
+from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.serve.plain import MAX_ROWS, Plan, plain_columns, to_feeds
 from mlctl.serve.scoring import InputError, validate_records
 from mlctl.serve.state import Served

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import EXIT_EXTERNAL, EXIT_MODEL_INVALID
+from mlctl.core.errors import EXIT_EXTERNAL, EXIT_MODEL_INVALID
 from mlctl.serve import create_app
 from tests.serve_helpers import ThreadServer, build_model, free_port, serve_config
 

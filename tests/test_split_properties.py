@@ -1,4 +1,4 @@
-"""Property-based tests of the split strategies (mlctl.split) with hypothesis."""
+"""Property-based tests of the split strategies (mlctl.stages.prepare.split) with hypothesis."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mlctl.errors import DataError
-from mlctl.split import Split, group_split, part_sizes, random_split, stratified_split, time_split
+from mlctl.core.errors import DataError
+from mlctl.stages.prepare.split import Split, group_split, part_sizes, random_split, stratified_split, time_split
 
 FAST = settings(max_examples=50, deadline=None)
 

@@ -13,11 +13,11 @@ from conftest import make_frame
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE, ConfigError, DataError
-from mlctl.features import Feature, to_model_frame
-from mlctl.io import load_skops
+from mlctl.core.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE, ConfigError, DataError
+from mlctl.core.fileio import load_skops
+from mlctl.core.project import Project
+from mlctl.model.features import Feature, to_model_frame
 from mlctl.params import parse_params
-from mlctl.project import Project
 from mlctl.stages.train import run
 
 runner = CliRunner()
@@ -295,7 +295,7 @@ def test_dask_backend_finds_the_same_best_params_as_loky(tmp_path):
 
 
 def test_cli_excludes_columns_the_schema_marks_as_personal(tmp_path):
-    pytest.importorskip("mlctl.schema")
+    pytest.importorskip("mlctl.data.schema")
     root = project(tmp_path)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["validate"] = {"schema_path": "data/schema.yaml", "personal_data": ["x2"]}

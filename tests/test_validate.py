@@ -12,12 +12,12 @@ from pandera.io import pandas_io
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE, DataValidationError
-from mlctl.io import read_json, read_yaml
+from mlctl.core.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE, DataValidationError
+from mlctl.core.fileio import read_json, read_yaml
+from mlctl.core.project import Project
+from mlctl.data.profiling import bin_shares, histogram_edges, parquet_level_counts, psi
+from mlctl.data.schema import infer, load_schema, personal_columns, run_infer, save_schema
 from mlctl.params import load_params
-from mlctl.profile import bin_shares, histogram_edges, parquet_level_counts, psi
-from mlctl.project import Project
-from mlctl.schema import infer, load_schema, personal_columns, run_infer, save_schema
 from mlctl.stages import validate as validate_stage
 from mlctl.stages.collect import run as collect
 

@@ -7,11 +7,11 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
+from mlctl.data.profiling import parquet_level_counts
+from mlctl.data.schema import infer
 from mlctl.params.validate import ValidateParams
-from mlctl.profile import parquet_level_counts
-from mlctl.schema import infer
 from mlctl.stages.validate import validate_frame
-from mlctl.validate_parquet import validate_parquet
+from mlctl.stages.validate.parquet import validate_parquet
 
 
 def reference_frame(n: int = 3000, seed: int = 0) -> pd.DataFrame:

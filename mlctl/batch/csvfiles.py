@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlctl.errors import DataError
+from mlctl.core.errors import DataError
 
 if TYPE_CHECKING:
     import pyarrow as pa

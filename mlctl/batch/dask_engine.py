@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlctl.errors import ExternalError, ModelError
+from mlctl.core.errors import ExternalError, ModelError
 
 if TYPE_CHECKING:
     from mlctl.batch.readers import Inputs
     from mlctl.batch.score import ChunkScorer, Scored
+    from mlctl.onnxmodel.runtime import OnnxModel
     from mlctl.params.predict import PredictParams
-    from mlctl.runtime import OnnxModel
 
 _MODELS: dict[str, OnnxModel] = {}  # per worker process: sha256 -> model
 _LOCK = threading.Lock()
@@ -65,7 +65,7 @@ def worker_model(model_bytes: bytes, manifest: dict) -> OnnxModel:
     """The model on this worker: sha256 checked, one session per process."""
     import onnxruntime as ort
 
-    from mlctl.runtime import OnnxModel, coded_session, sha256_bytes
+    from mlctl.onnxmodel.runtime import OnnxModel, coded_session, sha256_bytes
 
     with _LOCK:
         model = _MODELS.get(manifest["sha256"])
@@ -74,7 +74,7 @@ def worker_model(model_bytes: bytes, manifest: dict) -> OnnxModel:
                 raise ModelError("sha256 mismatch on a Dask worker: the model bytes differ from the manifest")
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1  # one thread per Dask worker thread: no oversubscription
-            # text as integer codes in and out of onnxruntime, as on the local engine (mlctl.labelcodes)
+            # text as integer codes in and out of onnxruntime, as on the local engine (mlctl.onnxmodel.labelcodes)
             coded = coded_session(model_bytes, manifest, options)
             session = (
                 coded[0] if coded else ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlctl.batch.csvfiles import NULL_TOKENS, SNIFF_BYTES, CsvBlock, csv_blocks, open_csv
-from mlctl.errors import DataError, DataValidationError, InputNotFoundError
-from mlctl.io import TABLE_FORMATS, table_format
+from mlctl.core.errors import DataError, DataValidationError, InputNotFoundError
+from mlctl.core.fileio import TABLE_FORMATS, table_format
 
 __all__ = ["NULL_TOKENS", "Chunk", "Inputs", "Loaded", "check", "fingerprint", "iter_chunks", "iter_tables", "resolve"]
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from mlctl.project import Project
+    from mlctl.core.project import Project
 
 # Inputs up to this size are fingerprinted by their bytes; bigger ones by
 # (path, size, mtime) so that fingerprinting never costs more than scoring.

@@ -1,7 +1,7 @@
 """Score one Arrow table: validate against the model's input schema, predict, split out rejects.
 
 The same function runs in the local engine and on Dask workers, so both
-produce the same rows. Validation is mlctl.runtime's (vectorised); this module
+produce the same rows. Validation is mlctl.onnxmodel.runtime's (vectorised); this module
 only turns Arrow columns into the arrays it takes, without per-row Python on the
 usual path.
 """
@@ -17,12 +17,12 @@ import numpy as np
 
 from mlctl.batch import arrays
 from mlctl.batch.csvfiles import FALSE_TOKENS, TRUE_TOKENS
-from mlctl.inputs import Coded
+from mlctl.onnxmodel.inputs import Coded
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from mlctl.runtime import OnnxModel
+    from mlctl.onnxmodel.runtime import OnnxModel
 
 ROW = "row_number"
 REASON = "reason"
@@ -147,7 +147,7 @@ def as_text(col: pa.ChunkedArray) -> pa.Array:
 
 
 def to_raw(col: pa.ChunkedArray, kind: str) -> np.ndarray | Coded:
-    """An Arrow column as what mlctl.runtime checks: floats for numbers, codes or objects otherwise."""
+    """An Arrow column as what mlctl.onnxmodel.runtime checks: floats for numbers, codes or objects otherwise."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -1,7 +1,7 @@
 """Streaming table writers (Parquet, CSV, JSON lines) with one fixed schema.
 
 They write to whatever path they are given; the stage hands them the temporary
-path of ``mlctl.io.atomic_path`` so nothing appears under the final name until
+path of ``mlctl.core.fileio.atomic_path`` so nothing appears under the final name until
 the whole job has succeeded.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlctl.errors import DataError
+from mlctl.core.errors import DataError
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -2,7 +2,7 @@
 
 Heavy libraries (pandas, scikit-learn, DVC...) are imported inside the
 commands that need them, so `mlctl --help` starts fast. Errors from the
-library are turned into exit codes in one place: ``mlctl.cli.errors``.
+library are turned into exit codes in one place: ``mlctl.cli.handler``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    from mlctl.cli import errors
+    from mlctl.cli import handler as errors
 
     errors.DEBUG = debug
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from mlctl.core.project import Project
     from mlctl.params import Params
-    from mlctl.project import Project
 
 ProjectOpt = typer.Option(
     None,
@@ -24,8 +24,8 @@ JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instea
 
 def load(project_dir: Path | None) -> tuple[Project, Params]:
     """Find the project and load its params.yaml once, validated."""
+    from mlctl.core.project import Project
     from mlctl.params import load_params
-    from mlctl.project import Project
 
     project = Project.discover(project_dir)
     return project, load_params(project.params_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 def _ci(interval: dict | None) -> str:
@@ -20,7 +20,7 @@ def _ci(interval: dict | None) -> str:
 def evaluate(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Score the candidate and the baseline on the test split: metrics, intervals, slices, plots, model card."""
     from mlctl.cli.output import RichProgress, ok, out, print_json, table, warn
-    from mlctl.metrics import metric_names
+    from mlctl.model.metrics import metric_names
     from mlctl.stages.evaluate import run
 
     project, params = load(project_dir)

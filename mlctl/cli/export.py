@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 @handled
@@ -60,7 +60,7 @@ def explain(
     Exits 8 if the exported ONNX model (when present) disagrees with scikit-learn on the row.
     """
     from mlctl.cli.output import err, out, print_json
-    from mlctl.errors import EXIT_MODEL_INVALID
+    from mlctl.core.errors import EXIT_MODEL_INVALID
     from mlctl.stages.explain import run
 
     project, params = load(project_dir)

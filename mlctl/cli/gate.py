@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 def _print(report: dict) -> None:
@@ -27,7 +27,7 @@ def _print(report: dict) -> None:
 def gate(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Check the candidate against the rules in `gate:` and write reports/gate.json; exit 5 if rejected."""
     from mlctl.cli.output import RichProgress, err, ok, print_json
-    from mlctl.errors import GateRejectedError
+    from mlctl.core.errors import GateRejectedError
     from mlctl.stages.gate import run
 
     project, params = load(project_dir)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 def _interactive() -> bool:
@@ -64,7 +64,7 @@ def init(
 ) -> None:
     """Create a project from one data file: git + DVC, params.yaml, schema, dvc.yaml, README and CI workflows."""
     from mlctl.cli.output import RichProgress, ok, out, print_json, warn
-    from mlctl.errors import ConfigError
+    from mlctl.core.errors import ConfigError
     from mlctl.stages.init import analyse, check_directory, create
 
     if task is not None and task not in ("classification", "regression"):

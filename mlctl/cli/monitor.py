@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 @handled
@@ -27,9 +27,9 @@ def monitor(
     Writes reports/monitor.{json,md,html}. Exit codes: 0 no drift, 7 drift or
     decay (retraining advised), 2/3/4/8 failures.
     """
-    from mlctl.cli.errors import report
+    from mlctl.cli.handler import report
     from mlctl.cli.output import RichProgress, print_json
-    from mlctl.errors import ConfigError, DriftDetected
+    from mlctl.core.errors import ConfigError, DriftDetected
     from mlctl.stages.monitor import run
 
     project, params = load(project_dir)

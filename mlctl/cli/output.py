@@ -32,7 +32,7 @@ err = _Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay gr
 
 def print_json(data: Any) -> None:
     """Print machine-readable JSON to stdout (for --json)."""
-    from mlctl.io import dumps_json
+    from mlctl.core.fileio import dumps_json
 
     sys.stdout.write(dumps_json(data))
 
@@ -64,7 +64,7 @@ def warn(message: str) -> None:
 
 
 class RichProgress:
-    """mlctl.progress.Progress drawn as a rich progress bar on stderr."""
+    """mlctl.core.progress.Progress drawn as a rich progress bar on stderr."""
 
     def __init__(self, console: Console = err):
         from rich.progress import (

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 params_app = typer.Typer(help="Check or show the effective params.yaml.", no_args_is_help=True)
 
@@ -56,7 +56,7 @@ def run(
 ) -> None:
     """Run the pipeline through `dvc repro`, showing each stage's progress and outcome."""
     from mlctl.cli.output import RichProgress, ok, out, table
-    from mlctl.pipeline import run_pipeline
+    from mlctl.repo.pipeline import run_pipeline
 
     project, _ = load(project_dir)
     with RichProgress() as bar:

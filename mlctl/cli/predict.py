@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 @handled
@@ -29,13 +29,13 @@ def predict(
     from pydantic import ValidationError
 
     from mlctl.cli.output import RichProgress, ok, out, print_json, table, warn
-    from mlctl.errors import ConfigError
+    from mlctl.core.errors import ConfigError
     from mlctl.params.predict import PredictParams
     from mlctl.stages.predict import run
 
     project, params = load(project_dir)
     if model and "@" in model:  # a registry reference: fetch that version's model and manifest
-        from mlctl.registry import materialise
+        from mlctl.repo.registry import materialise
 
         model_path, manifest_path = materialise(project.root, model)
         model, manifest = project.rel(model_path), project.rel(manifest_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 registry_app = typer.Typer(
     help="Register, promote and roll back model versions (git tags, GTO conventions).", no_args_is_help=True
@@ -16,13 +16,13 @@ PushOpt = typer.Option(False, "--push", help="Push the new tag to origin (CI/CD 
 
 
 def _root(project_dir: Path | None) -> Path:
-    from mlctl.project import Project
+    from mlctl.core.project import Project
 
     return Project.discover(project_dir).root
 
 
 def _push(root: Path, tag: str) -> None:
-    from mlctl.registry import _git
+    from mlctl.repo.registry import _git
 
     _git(root, "push", "origin", tag)
 
@@ -39,7 +39,7 @@ def register_version(
 ) -> None:
     """Register the model at REF as a new version: tag `name@vX.Y.Z`."""
     from mlctl.cli.output import ok
-    from mlctl.registry import register as do_register
+    from mlctl.repo.registry import register as do_register
 
     root = _root(project_dir)
     v = do_register(root, name, ref, version=version, bump=bump)
@@ -59,7 +59,7 @@ def promote(
 ) -> None:
     """Assign STAGE to a version (tag `name#stage#N`); refused unless its gate passed."""
     from mlctl.cli.output import ok
-    from mlctl.registry import promote as do_promote
+    from mlctl.repo.registry import promote as do_promote
 
     root = _root(project_dir)
     a = do_promote(root, name, version, stage)
@@ -78,7 +78,7 @@ def rollback(
 ) -> None:
     """Re-assign STAGE to the version it had before the current one."""
     from mlctl.cli.output import ok
-    from mlctl.registry import rollback as do_rollback
+    from mlctl.repo.registry import rollback as do_rollback
 
     root = _root(project_dir)
     a = do_rollback(root, name, stage)
@@ -92,7 +92,7 @@ def rollback(
 def show(name: str = typer.Argument(...), project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Show the versions of a model and the stage each version is in."""
     from mlctl.cli.output import out, print_json, table
-    from mlctl.registry import current_stages, versions
+    from mlctl.repo.registry import current_stages, versions
 
     root = _root(project_dir)
     stages = current_stages(root, name)
@@ -117,7 +117,7 @@ def show(name: str = typer.Argument(...), project_dir: Path = ProjectOpt, as_jso
 def history(name: str = typer.Argument(...), project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """List every registration, promotion and rollback of a model, oldest first."""
     from mlctl.cli.output import out, print_json, table
-    from mlctl.registry import history as do_history
+    from mlctl.repo.registry import history as do_history
 
     events = do_history(_root(project_dir), name)
     if as_json:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 remote_app = typer.Typer(help="Configure DVC remotes (local directory or S3-compatible).", no_args_is_help=True)
 
@@ -25,8 +25,8 @@ def add(
 ) -> None:
     """Add a DVC remote; credentials stay in the environment or an AWS profile, never in git."""
     from mlctl.cli.output import ok
-    from mlctl.project import Project
-    from mlctl.remote import add as do_add
+    from mlctl.core.project import Project
+    from mlctl.repo.remote import add as do_add
 
     root = Project.discover(project_dir).root
     remote = do_add(root, name, url, default=default, endpoint_url=endpoint_url, region=region, profile=profile)
@@ -38,8 +38,8 @@ def add(
 def list_(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """List the configured DVC remotes."""
     from mlctl.cli.output import out, print_json, table
-    from mlctl.project import Project
-    from mlctl.remote import list_remotes
+    from mlctl.core.project import Project
+    from mlctl.repo.remote import list_remotes
 
     remotes = list_remotes(Project.discover(project_dir).root)
     if as_json:

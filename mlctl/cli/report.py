@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 @handled
@@ -54,7 +54,7 @@ def report(
 
 
 def _changed(row: dict) -> bool:
-    from mlctl.reporting.diff import MetricRow
+    from mlctl.stages.report.diff import MetricRow
 
     return MetricRow(**row).changed
 

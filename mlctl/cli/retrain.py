@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 @handled
@@ -23,7 +23,7 @@ def retrain(
 ) -> None:
     """Append new labelled data, re-run the pipeline, let the gate judge, commit on a branch."""
     from mlctl.cli.output import RichProgress, ok, out, print_json, table, warn
-    from mlctl.errors import GateRejectedError
+    from mlctl.core.errors import GateRejectedError
     from mlctl.stages.retrain import run
 
     project, params = load(project_dir)

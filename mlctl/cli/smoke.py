@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlctl.cli.common import JsonOpt
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 
 @handled
@@ -17,7 +17,7 @@ def smoke(
 ) -> None:
     """Check a running service: readiness, metadata, and one real prediction."""
     from mlctl.cli.output import ok, print_json
-    from mlctl.smoke import smoke as run_smoke
+    from mlctl.stages.smoke import smoke as run_smoke
 
     result = run_smoke(url, timeout=timeout, expect_sha256=sha256)
     if as_json:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 exp_app = typer.Typer(help="Run and compare DVC experiments (params sweeps).", no_args_is_help=True)
 
@@ -96,7 +96,7 @@ def exp_show(
 ) -> None:
     """Compare experiments: their params and metrics, from `dvc exp show --json`."""
     from mlctl.cli.output import out, print_json, table
-    from mlctl.errors import ConfigError
+    from mlctl.core.errors import ConfigError
     from mlctl.stages.exp import show_experiments
 
     project, _ = load(project_dir)

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
-from mlctl.cli.errors import handled
+from mlctl.cli.handler import handled
 
 schema_app = typer.Typer(help="Write the data contract (pandera schema + reference profile).", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ def schema_infer(
 ) -> None:
     """Infer data/schema.yaml and data/profile.json from reference data (review, then commit them)."""
     from mlctl.cli.output import ok, out, print_json, table, warn
-    from mlctl.schema import run_infer
+    from mlctl.data.schema import run_infer
 
     project, params = load(project_dir)
     result = run_infer(params.validate_, params.common, project, input=input)
@@ -109,7 +109,7 @@ def _print_report(report: dict[str, Any]) -> None:
 def validate(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Check the raw data against data/schema.yaml and data/profile.json; write reports/validation.json."""
     from mlctl.cli.output import ok, print_json
-    from mlctl.errors import DataValidationError
+    from mlctl.core.errors import DataValidationError
     from mlctl.stages.validate import run
 
     project, params = load(project_dir)
@@ -117,7 +117,7 @@ def validate(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
         result = run(params.validate_, params.common, project)
     except DataValidationError as exc:
         if as_json:  # one JSON document on stdout: the report (the message goes to stderr)
-            from mlctl.cli.errors import report as report_error
+            from mlctl.cli.handler import report as report_error
 
             print_json(exc.report)
             raise typer.Exit(report_error(exc)) from None

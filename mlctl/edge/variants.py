@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlctl.errors import ExternalError
+from mlctl.core.errors import ExternalError
 
 if TYPE_CHECKING:
-    from mlctl.runtime import OnnxModel
+    from mlctl.onnxmodel.runtime import OnnxModel
 
 
 def to_ort(model_file: Path, out_dir: Path) -> list[Path]:
@@ -64,8 +64,8 @@ def quantize(model_file: Path, out_file: Path) -> None:
 
 def parity_feeds(model: OnnxModel, data_file: Path) -> dict[str, np.ndarray]:
     """Model inputs for the valid rows of the parity data."""
-    from mlctl.features import Feature, to_model_frame
-    from mlctl.io import read_table
+    from mlctl.core.fileio import read_table
+    from mlctl.model.features import Feature, to_model_frame
 
     df = read_table(data_file)
     features = [Feature(s.name, s.kind) for s in model.inputs]

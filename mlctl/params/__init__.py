@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from mlctl.errors import ConfigError, InputNotFoundError
+from mlctl.core.errors import ConfigError, InputNotFoundError
 from mlctl.params.base import Section
 from mlctl.params.bundle import BundleParams
 from mlctl.params.collect import CollectParams, Source
@@ -175,7 +175,7 @@ def parse_params(data: Any, source: str = "params.yaml") -> Params:
 
 def load_params(path: str | Path) -> Params:
     """Read and validate params.yaml (yaml.safe_load only)."""
-    from mlctl.io import read_yaml
+    from mlctl.core.fileio import read_yaml
 
     path = Path(path)
     if not path.exists():

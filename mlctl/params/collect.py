@@ -45,7 +45,7 @@ def _infer_kind(src: Source) -> SourceKind | None:
     if src.url and src.url.startswith(("http://", "https://")):
         return "http"
     if src.path:
-        from mlctl.io import TABLE_FORMATS
+        from mlctl.core.fileio import TABLE_FORMATS
 
         for suffix, fmt in TABLE_FORMATS.items():
             if src.path.lower().removesuffix(".gz").endswith(suffix):

@@ -17,17 +17,18 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from mlctl import __version__
-from mlctl.errors import MlctlError
-from mlctl.runtime import OnnxModel
-from mlctl.serve import mlflow, predict, v2
+from mlctl.core.errors import MlctlError
+from mlctl.onnxmodel.runtime import OnnxModel
+from mlctl.serve import mlflow, v2
+from mlctl.serve import predict_route as predict
 from mlctl.serve.batching import Batcher
 from mlctl.serve.config import TOKEN_ENV, ServeConfig
 from mlctl.serve.context import Context, context
-from mlctl.serve.http import json_response
 from mlctl.serve.limits import BodyLimitMiddleware
-from mlctl.serve.logging import RequestLog
-from mlctl.serve.metrics import CONTENT_TYPE, Metrics
 from mlctl.serve.middleware import ObserveMiddleware, RequestIds
+from mlctl.serve.prometheus import CONTENT_TYPE, Metrics
+from mlctl.serve.requestlog import RequestLog
+from mlctl.serve.responses import json_response
 from mlctl.serve.state import ModelState
 
 log = logging.getLogger("mlctl.serve")

@@ -26,12 +26,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from mlctl.runtime import Prediction
+from mlctl.onnxmodel.runtime import Prediction
 from mlctl.serve.plain import Columns, to_feeds
 from mlctl.serve.state import Served
 
 if TYPE_CHECKING:
-    from mlctl.serve.logging import Note, RequestLog
+    from mlctl.serve.requestlog import Note, RequestLog
 
 log = logging.getLogger("mlctl.serve")
 LONELY = 8  # consecutive one-request batches after which requests are scored at once

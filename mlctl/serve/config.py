@@ -7,11 +7,11 @@ import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from mlctl.errors import ConfigError
+from mlctl.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mlctl.core.project import Project
     from mlctl.params.serve import ServeParams
-    from mlctl.project import Project
 
 ENV_VAR = "MLCTL_SERVE_CONFIG"
 TOKEN_ENV = "MLCTL_ADMIN_TOKEN"
@@ -38,7 +38,7 @@ class ServeConfig:
     def from_params(cls, params: ServeParams, project: Project, model: str | None = None) -> ServeConfig:
         """Resolve params.yaml `serve:` paths inside the project; ``model`` overrides serve.model."""
         if model and "@" in model:  # a registry reference: name@stage, name@vX.Y.Z, name@latest
-            from mlctl.registry import materialise
+            from mlctl.repo.registry import materialise
 
             model_path, manifest = materialise(project.root, model)
         else:

@@ -8,8 +8,8 @@ from typing import Any
 
 from mlctl.serve.batching import Batcher
 from mlctl.serve.config import ServeConfig
-from mlctl.serve.logging import Note, RequestLog
-from mlctl.serve.metrics import Metrics
+from mlctl.serve.prometheus import Metrics
+from mlctl.serve.requestlog import Note, RequestLog
 from mlctl.serve.state import ModelState, Served
 
 

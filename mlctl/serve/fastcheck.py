@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from mlctl.inputs import MISSING_CATEGORY
-from mlctl.runtime import Checked, OnnxModel
+from mlctl.onnxmodel.inputs import MISSING_CATEGORY
+from mlctl.onnxmodel.runtime import Checked, OnnxModel
 
 SMALL = 32  # rows; above this the vectorised runtime check is faster
 

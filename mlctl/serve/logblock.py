@@ -126,7 +126,7 @@ class Block:
             self.probabilities.extend(probabilities.reshape(-1).tolist())
 
     def table(self) -> Any:
-        """The block as one Arrow table (the request-log schema, see mlctl.serve.logging)."""
+        """The block as one Arrow table (the request-log schema, see mlctl.serve.requestlog)."""
         import pyarrow as pa
 
         served = self.served

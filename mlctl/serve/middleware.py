@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from mlctl.serve.metrics import Metrics
+from mlctl.serve.prometheus import Metrics
 
 MAX_ID = 128
 

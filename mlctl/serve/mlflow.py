@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from mlctl.serve.context import context
-from mlctl.serve.http import dumps, json_response, parse_json
+from mlctl.serve.responses import dumps, json_response, parse_json
 from mlctl.serve.schemas import invocations_body, responses
 from mlctl.serve.scoring import (
     InputError,

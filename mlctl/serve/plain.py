@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mlctl.runtime import OnnxModel
+from mlctl.onnxmodel.runtime import OnnxModel
 
 MAX_ROWS = 32  # above this, the vectorised general path is as fast
 # float32 overflows near 3.4028e38; beyond this bound the general path decides (infinite: rejected)

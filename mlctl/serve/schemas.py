@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlctl.runtime import InputSpec
+from mlctl.onnxmodel.runtime import InputSpec
 
 FLOAT32_MAX = 3.4e38
 V2_DATATYPES = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mlctl.runtime import Checked, Prediction
+from mlctl.onnxmodel.runtime import Checked, Prediction
 from mlctl.serve.fastcheck import SMALL, check_small
 from mlctl.serve.state import Served
 

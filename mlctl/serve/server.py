@@ -6,13 +6,13 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlctl.errors import ConfigError
+from mlctl.core.errors import ConfigError
 from mlctl.serve.config import ENV_VAR, ServeConfig
 
 if TYPE_CHECKING:
+    from mlctl.core.project import Project
+    from mlctl.onnxmodel.runtime import OnnxModel
     from mlctl.params.serve import ServeParams
-    from mlctl.project import Project
-    from mlctl.runtime import OnnxModel
 
 
 def fast_stack() -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from mlctl.errors import ModelError
-from mlctl.runtime import OnnxModel
+from mlctl.core.errors import ModelError
+from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.serve.plain import Plan
 from mlctl.serve.schemas import example_instance
 

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from mlctl import __version__
 from mlctl.serve.context import context
-from mlctl.serve.http import dumps, json_response, parse_json
+from mlctl.serve.responses import dumps, json_response, parse_json
 from mlctl.serve.schemas import ERROR, responses, v2_infer_body
 from mlctl.serve.scoring import InputError, off_loop, parse_number, score, validate_columns
 from mlctl.serve.state import Served

@@ -23,12 +23,12 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mlctl.errors import MlctlError
-from mlctl.io import atomic_path, dumps_json, write_json, write_text
+from mlctl.core.errors import MlctlError
+from mlctl.core.fileio import atomic_path, dumps_json, write_json, write_text
+from mlctl.core.progress import NoProgress, Progress
+from mlctl.core.project import Project
 from mlctl.params import Common
 from mlctl.params.bundle import BundleParams
-from mlctl.progress import NoProgress, Progress
-from mlctl.project import Project
 
 RUNNER = Path(__file__).resolve().parents[1] / "edge" / "runner.py"
 
@@ -61,7 +61,7 @@ def schema_of(manifest: dict) -> dict:
 
 def run(params: BundleParams, common: Common, project: Project, progress: Progress | None = None) -> BundleResult:
     """Build the bundle archive and its checksum file."""
-    from mlctl.runtime import OnnxModel
+    from mlctl.onnxmodel.runtime import OnnxModel
 
     progress = progress or NoProgress()
     model_path = project.path(params.model, what="model")

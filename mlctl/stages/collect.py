@@ -12,19 +12,20 @@ from dataclasses import asdict, dataclass, field
 from functools import reduce
 from typing import TYPE_CHECKING, Any
 
-from mlctl.errors import ConfigError, DataError
-from mlctl.progress import NoProgress
+from mlctl.core.errors import ConfigError, DataError
+from mlctl.core.progress import NoProgress
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlctl.core.progress import Progress
+    from mlctl.core.project import Project
+    from mlctl.data.sources import SourceData
     from mlctl.params import Common
     from mlctl.params.collect import CollectParams
-    from mlctl.progress import Progress
-    from mlctl.project import Project
-    from mlctl.sources import SourceData
 
 
+# A stable identifier recorded in manifests (the function now lives in mlctl.core.fileio).
 FRAME_HASH = "mlctl.io.frame_hash (sha256 of dtypes + pandas row hashes)"
 FILE_HASH = "sha256 of the Parquet file's bytes (the single source, copied verbatim)"
 
@@ -89,7 +90,7 @@ def combine(parts: list[SourceData], params: CollectParams) -> pd.DataFrame:
 
 def check_combined(df: pd.DataFrame, target: str, nulls: dict[str, int], rows: int) -> list[str]:
     """Refuse data without the target; return warnings (all-null columns)."""
-    from mlctl.cleaning import nearest
+    from mlctl.data.cleaning import nearest
 
     if target not in df.columns:
         raise ConfigError(
@@ -129,9 +130,9 @@ def manifest(
 
 def run(params: CollectParams, common: Common, project: Project, progress: Progress | None = None) -> CollectResult:
     """Read every source, combine, check the target, then write data + manifest atomically."""
-    from mlctl.io import frame_hash, write_json
-    from mlctl.profile import null_counts
-    from mlctl.sources import normalise, read_source
+    from mlctl.core.fileio import frame_hash, write_json
+    from mlctl.data.profiling import null_counts
+    from mlctl.data.sources import normalise, read_source
 
     started = time.perf_counter()
     progress = progress or NoProgress()
@@ -179,7 +180,7 @@ def _write_data(df: pd.DataFrame, parts: list[SourceData], output: Any) -> None:
     """Write the Parquet file; a single Parquet source read as is is copied byte for byte."""
     import shutil
 
-    from mlctl.io import atomic_path, write_table
+    from mlctl.core.fileio import atomic_path, write_table
 
     if _copied(parts):
         # Re-encoding a large Parquet file costs more than reading it; its bytes already hold this frame.

@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlctl.errors import ConfigError, ExternalError, InputNotFoundError
-from mlctl.progress import NoProgress, Progress
+from mlctl.core.errors import ConfigError, ExternalError, InputNotFoundError
+from mlctl.core.progress import NoProgress, Progress
 
 if TYPE_CHECKING:
-    from mlctl.project import Project
+    from mlctl.core.project import Project
 
 _RAN = re.compile(r"Ran experiment\(s\):\s*(\S+)")
 
@@ -58,7 +58,7 @@ def check_overrides(project: Project, combo: list[str]) -> None:
     """Apply one combination to params.yaml in memory and validate it: typos fail before any run."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from mlctl.io import read_yaml
+    from mlctl.core.fileio import read_yaml
     from mlctl.params import parse_params
 
     data = copy.deepcopy(read_yaml(project.params_path) or {})
@@ -115,7 +115,7 @@ def run_experiments(
     project: Project, overrides: list[str], *, name: str | None = None, progress: Progress | None = None
 ) -> ExpRunResult:
     """Run one DVC experiment per combination of ``overrides`` (argument lists, never a shell)."""
-    from mlctl.pipeline import _failure, dvc_executable
+    from mlctl.repo.pipeline import _failure, dvc_executable
 
     progress = progress or NoProgress()
     combos = expand_sweeps(overrides)
@@ -233,7 +233,7 @@ def show_experiments(project: Project, *, all_params: bool = False) -> ExpTable:
     """Params and metrics of the workspace, HEAD and its experiments, from `dvc exp show --json`."""
     import json
 
-    from mlctl.pipeline import dvc_executable
+    from mlctl.repo.pipeline import dvc_executable
 
     _require_commit(project)
     cmd = [*dvc_executable(), "exp", "show", "--json"]

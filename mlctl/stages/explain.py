@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlctl.errors import ConfigError, DataError
-from mlctl.project import Project
+from mlctl.core.errors import ConfigError, DataError
+from mlctl.core.project import Project
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlctl.features import Feature
+    from mlctl.model.features import Feature
+    from mlctl.onnxmodel.runtime import OnnxModel
     from mlctl.params import Common
     from mlctl.params.export import ExportParams
-    from mlctl.runtime import OnnxModel
 
 
 @dataclass
@@ -120,7 +120,7 @@ def trace(pipeline: Any, X: pd.DataFrame) -> tuple[list[Step], Step]:
 
 
 def _scores(pipeline: Any, X: pd.DataFrame) -> tuple[dict[str, float] | None, str | None]:
-    from mlctl.parity import sklearn_outputs
+    from mlctl.onnxmodel.parity import sklearn_outputs
 
     _, scores, kind = sklearn_outputs(pipeline, X)
     if scores is None or kind == "values":
@@ -132,7 +132,7 @@ def _scores(pipeline: Any, X: pd.DataFrame) -> tuple[dict[str, float] | None, st
 
 def compare_onnx(model: OnnxModel, pipeline: Any, X: pd.DataFrame, tolerance: float) -> dict:
     """The ONNX model's prediction for the row, and whether it agrees with scikit-learn's."""
-    from mlctl.parity import compare, feeds_for
+    from mlctl.onnxmodel.parity import compare, feeds_for
 
     checked = feeds_for(model, X)
     pred = model.run(checked.feeds)
@@ -164,8 +164,8 @@ def explain_row(
     tolerance: float = 1e-4,
 ) -> Explanation:
     """The pure core: explain the single row of ``raw`` (a one-row DataFrame)."""
-    from mlctl.features import to_model_frame
-    from mlctl.parity import sklearn_outputs
+    from mlctl.model.features import to_model_frame
+    from mlctl.onnxmodel.parity import sklearn_outputs
 
     X = to_model_frame(raw, features)
     inputs = [
@@ -230,8 +230,8 @@ def run(
     input_path: Path | None = None,
 ) -> Explanation:
     """Explain one row: --row N of the test split, --json-input, or --input FILE --row N."""
-    from mlctl.io import read_table
-    from mlctl.runtime import OnnxModel
+    from mlctl.core.fileio import read_table
+    from mlctl.onnxmodel.runtime import OnnxModel
     from mlctl.stages.export import load_trained
 
     if (json_input is None) == (row is None):

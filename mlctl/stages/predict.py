@@ -31,12 +31,12 @@ from pathlib import Path
 from mlctl.batch import readers
 from mlctl.batch.score import PREDICTION, ROW, ChunkScorer, Scored, frozen_gc, proba_columns
 from mlctl.batch.writers import Encoded, TableWriter
-from mlctl.errors import ConfigError, DataValidationError, MlctlError
-from mlctl.io import atomic_path, table_format, write_json
+from mlctl.core.errors import ConfigError, DataValidationError, MlctlError
+from mlctl.core.fileio import atomic_path, table_format, write_json
+from mlctl.core.progress import NoProgress, Progress
+from mlctl.core.project import Project
 from mlctl.params import Common
 from mlctl.params.predict import PredictParams
-from mlctl.progress import NoProgress, Progress
-from mlctl.project import Project
 
 
 @dataclass
@@ -75,7 +75,7 @@ def output_paths(params: PredictParams, project: Project) -> tuple[Path, Path, P
 
 def run(params: PredictParams, common: Common, project: Project, progress: Progress | None = None) -> PredictResult:
     """Score ``params.input`` into ``params.output`` with the local or the Dask engine."""
-    from mlctl.runtime import OnnxModel
+    from mlctl.onnxmodel.runtime import OnnxModel
 
     progress = progress or NoProgress()
     started = time.perf_counter()
@@ -84,7 +84,7 @@ def run(params: PredictParams, common: Common, project: Project, progress: Progr
     output, rejects, manifest_path = output_paths(params, project)
     inputs = readers.resolve(project, params.input)
     # one onnxruntime thread per call: the local engine runs a call per core at once; text in
-    # and out of onnxruntime as integer codes: no Python string per row (mlctl.labelcodes)
+    # and out of onnxruntime as integer codes: no Python string per row (mlctl.onnxmodel.labelcodes)
     model = OnnxModel.load(model_path, manifest, threads=1, codes=True)
     if output in inputs.files or rejects in inputs.files:
         raise ConfigError("the output would overwrite an input file", where=str(output), hint="choose another output")

@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlctl.errors import ConfigError, DataError, ExternalError, GateRejectedError, InputNotFoundError
-from mlctl.progress import NoProgress
+from mlctl.core.errors import ConfigError, DataError, ExternalError, GateRejectedError, InputNotFoundError
+from mlctl.core.progress import NoProgress
 
 if TYPE_CHECKING:
+    from mlctl.core.progress import Progress
+    from mlctl.core.project import Project
     from mlctl.params.collect import CollectParams, Source
     from mlctl.params.retrain import RetrainParams
-    from mlctl.progress import Progress
-    from mlctl.project import Project
 
 TRIGGERS = ("manual", "schedule", "new-data", "drift")
 FILE_KINDS = ("csv", "parquet", "jsonl")
@@ -60,7 +60,7 @@ def _git(root: Path, *args: str) -> str:
 
 
 def _read_json(path: Path) -> dict:
-    from mlctl.io import read_json
+    from mlctl.core.fileio import read_json
 
     return read_json(path) if path.exists() else {}
 
@@ -84,7 +84,7 @@ def append_rows(project: Project, source: Source, new_path: Path) -> int:
     """Append the rows of ``new_path`` to the source file (same columns), atomically."""
     import pandas as pd
 
-    from mlctl.io import read_table, write_table
+    from mlctl.core.fileio import read_table, write_table
 
     path = project.path(source.path or "", what="source path")
     new = read_table(new_path)
@@ -99,7 +99,7 @@ def append_rows(project: Project, source: Source, new_path: Path) -> int:
         )
     write_table(pd.concat([old, new[old.columns]], ignore_index=True), path)
     if path.with_name(path.name + ".dvc").exists():  # DVC-tracked source: record the new version
-        from mlctl.pipeline import dvc_executable
+        from mlctl.repo.pipeline import dvc_executable
 
         proc = subprocess.run([*dvc_executable(), "add", str(path)], cwd=project.root, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -119,7 +119,7 @@ def run(
     progress: Progress | None = None,
 ) -> RetrainResult:
     """Append data (optional), run the pipeline, commit the candidate on a branch."""
-    from mlctl.pipeline import run_pipeline
+    from mlctl.repo.pipeline import run_pipeline
 
     if trigger not in TRIGGERS:
         raise ConfigError(f"unknown trigger {trigger!r}", hint=f"use one of {', '.join(TRIGGERS)}")

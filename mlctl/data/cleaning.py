@@ -1,0 +1,217 @@
+"""Pure cleaning steps of `prepare`: type coercion, de-duplication, date features.
+
+Each function takes a DataFrame and returns a new one plus what it did, so the
+stage can record every change in data/processed/manifest.json.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mlctl.core.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BOOL_WORDS = {"true": True, "false": False}
+# ISO-8601 dates/timestamps only: "2024-01-31", "2024-01-31 12:00", "2024-01-31T12:00:00.5+01:00"
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+# "0123" is a code (zip, account), not the number 123: leading zeros block numeric coercion
+LEADING_ZERO = re.compile(r"^[+-]?0\d")
+
+
+@dataclass
+class Coercion:
+    """What type coercion changed."""
+
+    converted: dict[str, str] = field(default_factory=dict)  # column -> "numeric" | "boolean" | "datetime"
+    detected_dates: list[str] = field(default_factory=list)  # datetime columns not listed in date_columns
+    notes: list[str] = field(default_factory=list)
+
+
+def nearest(name: str, options: list[str], n: int = 3) -> str:
+    """A hint naming the closest column names to ``name`` (or listing the columns)."""
+    options = [str(o) for o in options]
+    close = difflib.get_close_matches(str(name), options, n=n, cutoff=0.5)
+    if not close:  # case-insensitive match catches "Deny" vs "deny"
+        close = [o for o in options if o.lower() == str(name).lower()]
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    shown = ", ".join(options[:20]) + (" ..." if len(options) > 20 else "")
+    return f"columns are: {shown}"
+
+
+def require_columns(df: pd.DataFrame, names: list[str], *, key: str, where: str | None = None) -> None:
+    """Raise a ConfigError if a column named in params (``key``) is not in the data."""
+    for name in names:
+        if name not in df.columns:
+            raise ConfigError(
+                f"{key} names column {name!r}, which is not in the data",
+                where=where,
+                hint=nearest(name, list(df.columns)),
+            )
+
+
+def _is_text(col: pd.Series) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+
+
+def _as_numeric(text: pd.Series) -> pd.Series | None:
+    """The column as numbers if every non-missing value is a number, else None."""
+    import pandas as pd
+
+    stripped = text.str.strip()
+    if stripped.str.match(LEADING_ZERO).any():
+        return None
+    numbers = pd.to_numeric(stripped, errors="coerce")
+    if numbers.notna().sum() != len(text):
+        return None
+    if (numbers % 1 == 0).all() and numbers.abs().max() < 2**53:
+        return numbers.astype("int64")
+    return numbers.astype("float64")
+
+
+def _as_bool(text: pd.Series) -> pd.Series | None:
+    """The column as booleans if every non-missing value is 'true' or 'false' (any case)."""
+    lowered = text.str.strip().str.lower()
+    if not lowered.isin(list(BOOL_WORDS)).all():
+        return None
+    return lowered.map(BOOL_WORDS).astype(bool)
+
+
+def _looks_like_dates(text: pd.Series) -> bool:
+    sample = text.head(1000)  # a cheap check first; a full parse follows
+    return bool(len(sample)) and bool(sample.str.strip().str.match(ISO_DATE).all())
+
+
+def parse_dates(col: pd.Series, name: str) -> pd.Series:
+    """Parse a column to datetime; raise a DataError naming values that are not dates."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col
+    # ISO first, then the format pandas infers from the values, then day-first (31/12/2024)
+    for options in ({"format": "ISO8601"}, {}, {"dayfirst": True}):
+        try:
+            with warnings.catch_warnings():  # pandas warns about guessed formats; we check the result
+                warnings.simplefilter("ignore", UserWarning)
+                parsed = pd.to_datetime(col, errors="coerce", **options)
+        except (ValueError, TypeError):
+            continue
+        if not (col.notna() & parsed.isna()).any():
+            return parsed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+    bad = col.notna() & parsed.isna()
+    examples = [str(v) for v in col[bad].unique()[:3]]
+    raise DataError(
+        f"{int(bad.sum())} value(s) of date column {name!r} are not dates, e.g. {examples}",
+        where=name,
+        hint="fix the values, or remove the column from prepare.date_columns",
+    )
+
+
+def coerce_types(df: pd.DataFrame, *, date_columns: list[str], keep: list[str] = ()) -> tuple[pd.DataFrame, Coercion]:
+    """Numeric-looking text → numbers, 'true'/'false' → bool, dates → datetime.
+
+    Columns in ``keep`` (e.g. a classification target) are left as they are,
+    except declared date columns. Text columns that hold only ISO dates are
+    detected and parsed even when not declared (the caller notes it).
+    """
+    import pandas as pd
+
+    out = df.copy()
+    report = Coercion()
+    for name in date_columns:
+        out[name] = parse_dates(out[name], name)
+        report.converted[name] = "datetime"
+    for name in out.columns:
+        col = out[name]
+        if name in date_columns:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(col):
+            report.detected_dates.append(name)
+            continue
+        if name in keep or not _is_text(col):
+            continue
+        present = col.dropna().astype(str)
+        if present.empty:
+            continue
+        numbers = _as_numeric(present)
+        if numbers is not None:
+            out[name] = _fill(col, numbers)
+            report.converted[name] = "numeric"
+            continue
+        if present.str.strip().str.match(LEADING_ZERO).any() and pd.to_numeric(present, errors="coerce").notna().all():
+            report.notes.append(f"{name}: kept as text (values with leading zeros look like codes)")
+            continue
+        flags = _as_bool(present)
+        if flags is not None:
+            out[name] = _fill(col, flags)
+            report.converted[name] = "boolean"
+            continue
+        if _looks_like_dates(present):
+            try:
+                out[name] = parse_dates(col, name)
+            except DataError:
+                continue  # not all values are dates: leave it as text
+            report.converted[name] = "datetime"
+            report.detected_dates.append(name)
+    return out, report
+
+
+def _fill(original: pd.Series, converted: pd.Series) -> pd.Series:
+    """Put converted non-missing values back into the full column; missing stays missing."""
+    import pandas as pd
+
+    if original.notna().all():
+        return converted.reindex(original.index)
+    if pd.api.types.is_bool_dtype(converted):
+        return converted.reindex(original.index).astype("boolean")
+    return converted.reindex(original.index).astype("float64")
+
+
+def drop_duplicates(df: pd.DataFrame, ignore: list[str] = ()) -> tuple[pd.DataFrame, int]:
+    """Drop repeated rows (comparing all columns but ``ignore``); return the frame and the count dropped."""
+    subset = [c for c in df.columns if c not in set(ignore)] or None
+    deduped = df.drop_duplicates(subset=subset, keep="first")
+    return deduped, len(df) - len(deduped)
+
+
+def drop_missing(df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, int]:
+    """Drop rows where ``column`` is missing; return the frame and the count dropped."""
+    kept = df[df[column].notna()]
+    return kept, len(df) - len(kept)
+
+
+def date_features(df: pd.DataFrame, columns: list[str], parts: list[str]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Add ``<col>_<part>`` for each datetime column and part, then drop the raw columns.
+
+    Parts are integers, or floats with NaN where the date is missing (the model
+    contract turns numbers into float anyway).
+    """
+    out = df.copy()
+    derived: dict[str, list[str]] = {}
+    for name in columns:
+        stamps = out[name]
+        names = []
+        for part in parts:
+            new = f"{name}_{part}"
+            if new in out.columns:
+                raise DataError(
+                    f"date feature {new!r} would overwrite an existing column",
+                    where=name,
+                    hint="rename the existing column or drop it with prepare.drop_columns",
+                )
+            values = getattr(stamps.dt, part)
+            out[new] = values.astype("int64") if values.notna().all() else values.astype("float64")
+            names.append(new)
+        derived[name] = names
+    return out.drop(columns=list(columns)), derived

@@ -1,1 +1,0 @@
-"""`mlctl init` helpers: infer the task and column roles from data, render params.yaml, lay out files."""

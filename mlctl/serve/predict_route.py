@@ -1,0 +1,170 @@
+"""POST /predict: JSON records in, labels (and class probabilities) out.
+
+The route is documented through FastAPI (OpenAPI schema and example from the
+model's inputs), but requests are answered by ``PredictEndpoint``, one ASGI
+call that the app runs before its middleware stack and router: for a model
+that scores in tens of microseconds, routing, dependency solving, Request
+objects and one closure per middleware would otherwise cost more than the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from mlctl.serve.context import Context, context
+from mlctl.serve.limits import read_body
+from mlctl.serve.middleware import RequestIds
+from mlctl.serve.plain import Columns, plain_columns, to_feeds
+from mlctl.serve.responses import dumps, parse_json
+from mlctl.serve.schemas import PREDICT_OK, predict_body, responses
+from mlctl.serve.scoring import InputError, validate_records
+from mlctl.serve.state import Served
+
+PATH = "/predict"
+log = logging.getLogger("mlctl.serve")
+INTERNAL = b'{"detail":"internal error (logged on the server)"}'
+
+
+def _validate(served: Served, instances: object, unknown: str, max_rows: int) -> tuple[Columns, dict | None]:
+    """The model's inputs, and the raw values as sent (None when the inputs are exactly those)."""
+    plain = plain_columns(served.plan, instances, max_rows)
+    if plain is not None:  # the usual well-formed request: no validator, same inputs
+        return plain, None
+    checked, columns = validate_records(served, instances, unknown, max_rows, "instances")
+    return checked.feeds, columns
+
+
+def _run(served: Served, instances: object, unknown: str, max_rows: int):
+    inputs, raw = _validate(served, instances, unknown, max_rows)
+    return inputs, raw, served.model.run(to_feeds(served.plan, [inputs]))
+
+
+async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
+    """(status, JSON body) for a /predict request body."""
+    served = ctx.state.served  # read once: a reload mid-request does not mix models
+    try:
+        payload = parse_json(body)
+    except ValueError as exc:
+        return 400, dumps({"detail": str(exc)})
+    if not isinstance(payload, dict) or "instances" not in payload:
+        return 422, dumps({"detail": [{"loc": ["body", "instances"], "msg": "field required"}]})
+    instances = payload["instances"]
+    n = len(instances) if isinstance(instances, list) else 0
+    config = ctx.config
+    try:
+        if n > config.thread_rows:  # a big batch: validated and scored off the event loop
+            inputs, raw, pred = await asyncio.to_thread(
+                _run, served, instances, config.unknown_category, config.max_rows
+            )
+            batched = False
+        else:  # validated here, scored (and logged) with the other requests in flight
+            inputs, raw = _validate(served, instances, config.unknown_category, config.max_rows)
+            pred = await ctx.batcher.score(served, inputs, n, ctx.note(scope, PATH, served, raw))
+            batched = True
+    except InputError as exc:
+        return exc.status, dumps({"detail": exc.detail()})
+    labels = pred.labels.tolist()
+    probabilities = None if pred.probabilities is None else pred.probabilities.tolist()
+    out: dict = {"predictions": labels}
+    if served.class_keys is not None:
+        keys = served.class_keys
+        out["probabilities"] = (
+            None if probabilities is None else [dict(zip(keys, p, strict=True)) for p in probabilities]
+        )
+    out["model_version"] = served.version
+    if batched:
+        ctx.count(PATH, served, labels)
+    else:
+        ctx.record(scope, PATH, served, inputs, raw, labels, probabilities)
+    return 200, dumps(out)
+
+
+async def _respond(ctx: Context, scope: dict, body: bytes, send: Any, extra: list) -> int:
+    try:
+        status, out = await answer(ctx, scope, body)
+    except Exception:  # never a traceback to the client
+        log.exception("unhandled error on /predict")
+        status, out = 500, INTERNAL
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": out})
+    return status
+
+
+class _Route:
+    path = PATH  # what the metrics middleware reads from scope["route"]
+
+
+class PredictEndpoint:
+    """All of POST /predict in one call: request id, body limit, answer, metrics.
+
+    The same steps as ObserveMiddleware -> BodyLimitMiddleware -> route, without a
+    closure per layer; the app calls it before its own stack (see ServeApp).
+    """
+
+    def __init__(self, ctx: Context, ids: RequestIds):
+        self.ctx = ctx
+        self.ids = ids
+        self.route = _Route()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        start = time.perf_counter()
+        header = self.ids.assign(scope, start)
+        scope["route"] = self.route
+        ctx = self.ctx
+        status = 500
+        try:
+            body = await read_body(scope, receive, send, ctx.config.max_body_bytes, (header,))
+            if type(body) is bytes:
+                status = await _respond(ctx, scope, body, send, [header])
+            elif body:  # refused (413); 0: the client went away, nothing was answered
+                status = body
+        finally:
+            ctx.metrics.observe_request(PATH, "POST", status, time.perf_counter() - start)
+
+
+class PredictFastPath:
+    """Answer POST /predict inside the middleware stack (when ServeApp cannot run PredictEndpoint first)."""
+
+    def __init__(self, app: Any, ctx: Context):
+        self.app = app
+        self.ctx = ctx
+        self.route = _Route()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+        chunks, more = [], True
+        while more:  # behind BodyLimitMiddleware this is a single, already buffered message
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        await _respond(self.ctx, scope, b"".join(chunks), send, [])
+
+
+def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
+    """The documented /predict route (reached only when the app runs without its fast path)."""
+    api = APIRouter()
+
+    @api.post(
+        PATH,
+        summary="Predict labels (and class probabilities) for 1 to max_rows instances",
+        openapi_extra=predict_body(served.model.inputs, unknown, max_rows),
+        responses=responses(PREDICT_OK),
+        tags=["predict"],
+    )
+    async def predict(request: Request) -> Response:
+        status, body = await answer(context(request), request.scope, await request.body())
+        return Response(body, status_code=status, media_type="application/json")
+
+    return api

@@ -1,0 +1,128 @@
+"""Plot data for DVC: flat records (one dict per point) that `dvc plots` templates draw.
+
+Multiclass ROC, precision-recall and calibration are micro-averaged one-vs-rest
+(every class's one-hot column against its probability, pooled), so each plot is
+one curve whatever the number of classes; ``notes`` says so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlctl.model.metrics import Scored
+
+MAX_POINTS = 5000  # scatter plots keep a seeded sample: a browser draws 5,000 points, not a million
+CALIBRATION_BINS = 10
+
+
+def _num(value: Any) -> float | None:
+    import math
+
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def confusion(s: Scored) -> list[dict[str, str]]:
+    """One record per row, actual and predicted label: the `confusion` template counts them."""
+    names = [str(c) for c in s.classes]
+    return [{"actual": names[a], "predicted": names[p]} for a, p in zip(s.y, s.pred, strict=True)]
+
+
+def _binary_view(s: Scored) -> tuple[np.ndarray, np.ndarray, str]:
+    """(is positive, score) pairs: the positive class for binary, pooled one-vs-rest otherwise."""
+    import numpy as np
+
+    if len(s.classes) == 2:
+        return s.y == 1, s.scores[:, 1], f"positive class {s.classes[1]!r}"
+    onehot = np.eye(len(s.classes), dtype=bool)[s.y]
+    return onehot.ravel(), s.scores.ravel(), "micro-averaged one-vs-rest over all classes"
+
+
+def roc(s: Scored) -> tuple[list[dict], str | None]:
+    """ROC curve records (fpr, tpr, threshold) and a note when it is pooled or impossible."""
+    from sklearn.metrics import roc_curve
+
+    if s.scores is None:
+        return [], "no ROC curve: the model gives no scores"
+    positive, score, what = _binary_view(s)
+    if positive.all() or not positive.any():
+        return [], "no ROC curve: the data has a single class"
+    fpr, tpr, thr = roc_curve(positive, score)
+    records = [{"fpr": _num(f), "tpr": _num(t), "threshold": _num(h)} for f, t, h in zip(fpr, tpr, thr, strict=True)]
+    return records, None if len(s.classes) == 2 else f"ROC curve {what}"
+
+
+def precision_recall(s: Scored) -> tuple[list[dict], str | None]:
+    """Precision-recall records (recall, precision, threshold; the last point has none)."""
+    from sklearn.metrics import precision_recall_curve
+
+    if s.scores is None:
+        return [], "no precision-recall curve: the model gives no scores"
+    positive, score, what = _binary_view(s)
+    if not positive.any():
+        return [], "no precision-recall curve: no positive rows"
+    precision, recall, thr = precision_recall_curve(positive, score)
+    thresholds = [*thr, None]
+    records = [
+        {"recall": _num(r), "precision": _num(p), "threshold": None if t is None else _num(t)}
+        for r, p, t in zip(recall, precision, thresholds, strict=True)
+    ]
+    return records, None if len(s.classes) == 2 else f"precision-recall curve {what}"
+
+
+def calibration(s: Scored, bins: int = CALIBRATION_BINS) -> tuple[list[dict], str | None]:
+    """Reliability records per probability bin: mean predicted, fraction positive, rows."""
+    import numpy as np
+
+    if s.scores is None or not s.is_proba:
+        return [], "no calibration curve: the model gives no probabilities"
+    positive, proba, what = _binary_view(s)
+    which = np.clip((proba * bins).astype(int), 0, bins - 1)
+    records = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            records.append(
+                {
+                    "bin": b,
+                    "bin_low": b / bins,
+                    "bin_high": (b + 1) / bins,
+                    "mean_predicted": float(proba[mask].mean()),
+                    "fraction_positive": float(positive[mask].mean()),
+                    "rows": int(mask.sum()),
+                }
+            )
+    return records, None if len(s.classes) == 2 else f"calibration {what}"
+
+
+def _sample(n: int, seed: int) -> np.ndarray:
+    import numpy as np
+
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, MAX_POINTS, replace=False))
+
+
+def predicted_vs_actual(s: Scored, seed: int) -> list[dict]:
+    """Regression: (actual, predicted) per row, a seeded sample beyond MAX_POINTS."""
+    return [{"actual": float(s.y[i]), "predicted": float(s.pred[i])} for i in _sample(len(s), seed)]
+
+
+def residuals(s: Scored, seed: int) -> list[dict]:
+    """Regression: (predicted, residual = actual - predicted) per row."""
+    return [{"predicted": float(s.pred[i]), "residual": float(s.y[i] - s.pred[i])} for i in _sample(len(s), seed)]
+
+
+def permutation_importance(model: Any, X: Any, y: Any, scoring: str, repeats: int, seed: int) -> list[dict[str, Any]]:
+    """Drop in ``scoring`` when each input feature is shuffled, largest first."""
+    from sklearn.inspection import permutation_importance as sk_permutation_importance
+
+    result = sk_permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed, n_jobs=1)
+    records = [
+        {"feature": str(name), "importance": float(mean), "std": float(std)}
+        for name, mean, std in zip(X.columns, result.importances_mean, result.importances_std, strict=True)
+    ]
+    return sorted(records, key=lambda r: r["importance"], reverse=True)

@@ -1,0 +1,161 @@
+"""The model card (reports/model_card.md): data, model, metrics, slices, fairness, use and limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlctl.model.metrics import higher_is_better, metric_names
+
+if TYPE_CHECKING:
+    from mlctl.core.project import Project
+    from mlctl.params.evaluate import EvaluateParams
+    from mlctl.stages.evaluate import EvaluateResult
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_summary(project: Project, params: EvaluateParams, info: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows and target balance of each split file that exists (only the target column is read)."""
+    from mlctl.core.fileio import read_table
+
+    summary = []
+    for split in dict.fromkeys([*SPLITS, params.split]):
+        path = project.path(f"{params.input_dir}/{split}.parquet", what="split file")
+        if not path.exists():
+            continue
+        target = read_table(path, columns=[info["target"]])[info["target"]].dropna()
+        if info["task"] == "classification":
+            shares = target.astype("string").value_counts(normalize=True).sort_index()
+            balance = ", ".join(f"{k}: {v:.1%}" for k, v in shares.items())
+        else:
+            balance = f"mean {target.mean():.4g}, std {target.std():.4g}" if len(target) else "-"
+        summary.append({"split": split, "rows": len(target), "balance": balance})
+    return summary
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _metrics_table(result: EvaluateResult) -> list[str]:
+    lines = ["| metric | model | 95% CI | baseline | better |", "|---|---|---|---|---|"]
+    for name in metric_names(result.task):
+        ci = result.intervals.get(name, {})
+        interval = f"[{_fmt(ci.get('low'))}, {_fmt(ci.get('high'))}]" if ci.get("low") is not None else "n/a"
+        lines.append(
+            f"| {name} | {_fmt(result.metrics['model'][name])} | {interval} | "
+            f"{_fmt(result.metrics['baseline'][name])} | {'higher' if higher_is_better(name) else 'lower'} |"
+        )
+    undefined = result.undefined["model"]
+    if undefined:
+        lines += ["", *[f"- `{name}` is undefined: {why}." for name, why in undefined.items()]]
+    return lines
+
+
+def _slices(result: EvaluateResult) -> list[str]:
+    data = result.slices
+    if not data["slices"] and not data["skipped"]:
+        return ["No slices configured (`evaluate.slices`)."]
+    shown = metric_names(result.task)[:5]
+    lines = [f"| column | value | rows | {' | '.join(shown)} |", "|---|---|---|" + "---|" * len(shown)]
+    for s in data["slices"]:
+        cells = " | ".join(_fmt(s["metrics"][m]) for m in shown)
+        lines.append(f"| {s['column']} | {s['value']} | {s['rows']} | {cells} |")
+    if data["skipped"]:
+        skipped = ", ".join(f"{s['column']}={s['value']} ({s['rows']} rows)" for s in data["skipped"])
+        lines += ["", f"Skipped (fewer than {data['min_slice_size']} rows): {skipped}."]
+    return lines
+
+
+def _fairness(result: EvaluateResult) -> list[str]:
+    f = result.fairness
+    if f is None:
+        return ["No sensitive column configured (`evaluate.sensitive`): the fairness gap was not measured."]
+    groups = ", ".join(f"{k}: {_fmt(v)} ({f['rows'][k]} rows)" for k, v in f["groups"].items())
+    lines = [f"Sensitive column `{f['column']}`, metric `{f['metric']}` per group: {groups or 'none'}."]
+    if f["gap"] is None:
+        lines.append(f"Gap not measured: {f['reason']}.")
+    else:
+        lines.append(
+            f"**Largest gap: {f['gap']:.4f}** (best group {f['best_group']!r}, worst group {f['worst_group']!r})."
+        )
+    return lines
+
+
+def _use_and_limits(result: EvaluateResult, info: dict[str, Any], params: EvaluateParams) -> list[str]:
+    feature_names = [f["name"] for f in info["features"]]
+    what = (
+        f"classify `{info['target']}` into {', '.join(map(repr, info.get('classes') or []))}"
+        if result.task == "classification"
+        else f"estimate `{info['target']}`"
+    )
+    lines = [
+        f"- Intended use: {params.intended_use or f'to {what} from {len(feature_names)} tabular features'}, "
+        "as decision support on data like the training data.",
+        f"- Inputs: {', '.join(f'`{n}`' for n in feature_names)}.",
+        f"- Measured on {result.rows} rows of the `{result.split}` split; the intervals are {params.bootstrap}-"
+        "resample bootstrap percentiles and do not cover data drift after training.",
+    ]
+    if params.sensitive:
+        if params.sensitive in feature_names:
+            lines.append(
+                f"- The sensitive column `{params.sensitive}` **is a model input**: review that this is lawful."
+            )
+        else:
+            lines.append(
+                f"- The sensitive column `{params.sensitive}` is excluded from the features; "
+                "other inputs may still act as proxies for it (see the fairness gap)."
+            )
+    if result.slices["skipped"]:
+        lines.append("- Slices with few rows were not evaluated: the model is untested on them.")
+    lines += [f"- Note: {n}." for n in result.notes]
+    return lines
+
+
+def render(result: EvaluateResult, info: dict[str, Any], splits: list[dict[str, Any]], params: EvaluateParams) -> str:
+    """The model card as Markdown."""
+    from mlctl.stages.evaluate import generated_at
+
+    best = info.get("best") or {}
+    lines = [
+        f"# Model card: {info['target']} ({result.task})",
+        "",
+        f"Generated {generated_at()} by `mlctl evaluate`.",
+        "",
+        "## Data",
+        "",
+        f"- Data hash: `{info.get('data_hash', 'unknown')}`",
+        "",
+        "| split | rows | target balance |",
+        "|---|---|---|",
+        *[f"| {s['split']} | {s['rows']} | {s['balance']} |" for s in splits],
+        "",
+        "## Model",
+        "",
+        f"- Candidate: `{best.get('candidate', 'unknown')}`",
+        f"- Best parameters: `{best.get('params', {})}`",
+        f"- Cross-validated score: {_fmt(best.get('cv_score'))}",
+        f"- Seed: {info.get('seed', 'unknown')}",
+        "",
+        f"## Metrics on `{result.split}` (model vs baseline)",
+        "",
+        *_metrics_table(result),
+        "",
+        "## Slices",
+        "",
+        *_slices(result),
+        "",
+        "## Fairness",
+        "",
+        *_fairness(result),
+        "",
+        "## Intended use and limits",
+        "",
+        *_use_and_limits(result, info, params),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,266 @@
+"""`mlctl gate`: decide whether the candidate model may ship, from the rules in `gate:`.
+
+Every rule is recorded in reports/gate.json (passed, failed or skipped with the
+reason), and the report is written before a rejection is raised, so CI and
+people can always read why. A rule that cannot be checked for want of a
+reference (no champion yet, no slices) is skipped, never silently passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlctl.core.errors import ConfigError, GateRejectedError, InputNotFoundError
+from mlctl.model.metrics import higher_is_better, metric_names
+
+if TYPE_CHECKING:
+    from mlctl.core.progress import Progress
+    from mlctl.core.project import Project
+    from mlctl.params import Common
+    from mlctl.params.gate import GateParams
+    from mlctl.stages.gate.champion import Champion
+
+
+@dataclass
+class Rule:
+    """One check of the gate and its outcome."""
+
+    rule: str
+    metric: str | None
+    value: float | None
+    limit: float | None
+    passed: bool
+    skipped: bool = False
+    detail: str = ""
+
+
+@dataclass
+class GateResult:
+    """The gate's decision with every rule."""
+
+    passed: bool
+    candidate: str
+    primary_metric: str
+    rules: list[Rule]
+    report: str = ""
+    model: str = ""
+    failed: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _skip(rule: str, metric: str | None, detail: str, limit: float | None = None) -> Rule:
+    return Rule(rule, metric, None, limit, passed=True, skipped=True, detail=detail)
+
+
+def _check_names(task: str, names: list[str], key: str) -> None:
+    known = metric_names(task)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown metric(s) {unknown} for {task}",
+            where=f"params.yaml: {key}",
+            hint=f"available metrics: {', '.join(known)}",
+        )
+
+
+def check_config(params: GateParams, task: str) -> None:
+    """Refuse unknown metric names in any rule before anything is measured."""
+    _check_names(task, list(params.thresholds), "gate.thresholds")
+    _check_names(task, list(params.champion.metrics), "gate.champion.metrics")
+    _check_names(task, list(params.slice_min), "gate.slice_min")
+    if params.primary_metric:
+        _check_names(task, [params.primary_metric], "gate.primary_metric")
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4g}"
+
+
+def primary_metric(params: GateParams, task: str, model: dict[str, Any]) -> str:
+    """The configured primary metric, or roc_auc (f1 when roc_auc is undefined) / r2."""
+    if params.primary_metric:
+        _check_names(task, [params.primary_metric], "gate.primary_metric")
+        return params.primary_metric
+    if task == "regression":
+        return "r2"
+    return "roc_auc" if model.get("roc_auc") is not None else "f1"
+
+
+def bound(metric: str, value: float | None, limit: float, *, at_least: bool, rule: str, what: str) -> Rule:
+    """``value`` against ``limit``; ``at_least`` says which side passes. Undefined values fail."""
+    if value is None:
+        return Rule(rule, metric, None, limit, passed=False, detail=f"{metric} is undefined: cannot show {what}")
+    passed = value >= limit if at_least else value <= limit
+    op = ">=" if at_least else "<="
+    return Rule(rule, metric, value, limit, passed, detail=f"{metric} {_fmt(value)} {op} {_fmt(limit)} ({what})")
+
+
+def threshold_rules(params: GateParams, task: str, model: dict[str, Any]) -> list[Rule]:
+    """Absolute bounds: ``thresholds: {metric: {min:, max:}}``."""
+    _check_names(task, list(params.thresholds), "gate.thresholds")
+    rules = []
+    for metric, t in params.thresholds.items():
+        if t.min is None and t.max is None:
+            raise ConfigError(f"threshold for {metric} has neither min nor max", where=f"gate.thresholds.{metric}")
+        if t.min is not None:
+            rules.append(bound(metric, model.get(metric), t.min, at_least=True, rule="threshold", what="minimum"))
+        if t.max is not None:
+            rules.append(bound(metric, model.get(metric), t.max, at_least=False, rule="threshold", what="maximum"))
+    return rules
+
+
+def baseline_rule(params: GateParams, metric: str, model: dict[str, Any], baseline: dict[str, Any]) -> Rule:
+    """The primary metric must beat the trivial baseline by ``baseline_margin``, in its direction."""
+    base = baseline.get(metric)
+    if base is None:
+        return Rule("baseline", metric, model.get(metric), None, False, detail=f"baseline {metric} is undefined")
+    up = higher_is_better(metric)
+    limit = base + params.baseline_margin if up else base - params.baseline_margin
+    what = f"baseline {_fmt(base)} {'+' if up else '-'} margin {params.baseline_margin:g}"
+    return bound(metric, model.get(metric), limit, at_least=up, rule="baseline", what=what)
+
+
+def champion_rules(
+    params: GateParams, task: str, primary: str, model: dict, intervals: dict, champion: Champion | None
+) -> list[Rule]:
+    """No regression against the champion beyond ``tolerance``, judged at the candidate's CI bound."""
+    metrics = list(params.champion.metrics) or [primary]
+    _check_names(task, metrics, "gate.champion.metrics")
+    if champion is None:
+        return [_skip("champion", m, "no champion configured (gate.champion.ref)") for m in metrics]
+    if champion.metrics is None:
+        return [_skip("champion", m, f"champion {champion.ref!r} skipped: {champion.reason}") for m in metrics]
+    tol, rules = params.champion.tolerance, []
+    for m in metrics:
+        champ = champion.metrics.get(m)
+        if not isinstance(champ, (int, float)):
+            rules.append(_skip("champion", m, f"champion at {champion.ref} has no {m}"))
+            continue
+        value, ci = model.get(m), intervals.get(m) or {}
+        up = higher_is_better(m)
+        # the candidate passes if the champion lies within its interval (widened by the tolerance)
+        edge = ci.get("high" if up else "low")
+        edge = value if edge is None else edge
+        limit = champ - tol if up else champ + tol
+        if value is None:
+            rules.append(Rule("champion", m, None, limit, False, detail=f"candidate {m} is undefined"))
+            continue
+        passed = edge >= limit if up else edge <= limit
+        detail = (
+            f"candidate {_fmt(value)} (95% CI {'upper' if up else 'lower'} {_fmt(edge)}) vs champion "
+            f"{_fmt(champ)} at {champion.ref} ({(champion.commit or '')[:8]}), tolerance {tol:g}"
+        )
+        rules.append(Rule("champion", m, value, limit, passed, detail=detail))
+    return rules
+
+
+def slice_rules(params: GateParams, task: str, slices: dict[str, Any] | None) -> list[Rule]:
+    """``slice_min``: the worst evaluated slice must reach the bound (a ceiling for error metrics)."""
+    _check_names(task, list(params.slice_min), "gate.slice_min")
+    rules = []
+    evaluated = (slices or {}).get("slices") or []
+    for metric, limit in params.slice_min.items():
+        scored = [(s, s["metrics"].get(metric)) for s in evaluated if s["metrics"].get(metric) is not None]
+        if not scored:
+            rules.append(_skip("slice", metric, "no evaluated slices with this metric (evaluate.slices)", limit))
+            continue
+        up = higher_is_better(metric)
+        bad = [(s, v) for s, v in scored if (v < limit if up else v > limit)]
+        worst_slice, worst = (min if up else max)(scored, key=lambda sv: sv[1])
+        where = f"{worst_slice['column']}={worst_slice['value']}"
+        detail = f"worst slice {where}: {_fmt(worst)} over {len(scored)} slices"
+        if bad:
+            detail += "; failing: " + ", ".join(f"{s['column']}={s['value']} ({_fmt(v)})" for s, v in bad)
+        rules.append(Rule("slice", metric, worst, limit, not bad, detail=detail))
+    return rules
+
+
+def fairness_rule(params: GateParams, slices: dict[str, Any] | None) -> list[Rule]:
+    """The largest metric gap between groups of the sensitive column must stay under the bound."""
+    limit = params.max_fairness_gap
+    if limit is None:
+        return []
+    fairness = (slices or {}).get("fairness")
+    if not fairness:
+        return [_skip("fairness", None, "no sensitive column evaluated (evaluate.sensitive)", limit)]
+    metric, gap = fairness["metric"], fairness.get("gap")
+    if gap is None:
+        return [_skip("fairness", metric, f"gap not measured: {fairness['reason']}", limit)]
+    detail = (
+        f"{metric} gap over {fairness['column']!r} (best group {fairness['best_group']!r}, "
+        f"worst {fairness['worst_group']!r}): {_fmt(gap)} <= {_fmt(limit)}"
+    )
+    return [Rule("fairness", metric, gap, limit, gap <= limit, detail=detail)]
+
+
+def decide(
+    params: GateParams,
+    task: str,
+    evaluated: dict[str, Any],
+    intervals: dict[str, Any],
+    slices: dict[str, Any] | None,
+    champion: Champion | None,
+    measured: list[Rule] | None = None,
+) -> tuple[str, list[Rule]]:
+    """The pure core: every rule from params against the evaluated metrics (plus measured size/latency rules)."""
+    model, baseline = evaluated.get("model") or {}, evaluated.get("baseline") or {}
+    primary = primary_metric(params, task, model)
+    rules = threshold_rules(params, task, model)
+    rules.append(baseline_rule(params, primary, model, baseline))
+    rules += champion_rules(params, task, primary, model, intervals, champion)
+    rules += slice_rules(params, task, slices)
+    rules += fairness_rule(params, slices)
+    return primary, [*rules, *(measured or [])]
+
+
+def run(params: GateParams, common: Common, project: Project, progress: Progress | None = None) -> GateResult:
+    """Check every rule, write the report, and raise GateRejectedError if any rule failed."""
+    from mlctl.core.fileio import read_json, write_json
+    from mlctl.stages.gate.champion import load_champion
+    from mlctl.stages.gate.checks import latency_rule, size_rule
+
+    check_config(params, common.task)
+    metrics_dir = project.path(params.metrics_dir, what="metrics directory")
+    model_dir = project.path(params.model_dir, what="model directory")
+    evaluate_file = metrics_dir / "evaluate.json"
+    if not evaluate_file.exists():
+        raise InputNotFoundError(
+            "no evaluation metrics", where=project.rel(evaluate_file), hint="run `mlctl evaluate` first"
+        )
+    evaluated = read_json(evaluate_file)
+    intervals_file, slices_file = metrics_dir / "intervals.json", metrics_dir / "slices.json"
+    intervals = (read_json(intervals_file).get("model") or {}) if intervals_file.exists() else {}
+    slices = read_json(slices_file) if slices_file.exists() else None
+    train_file = model_dir / "train.json"
+    info = read_json(train_file) if train_file.exists() else {}
+    champion = None
+    if params.champion.ref:
+        champion = load_champion(project.root, params.champion.ref, evaluate_file)
+    measured = size_rule(params, model_dir / "model.skops")
+    if params.max_latency_ms is not None:
+        measured += latency_rule(params, project, model_dir, info, progress)
+    primary, rules = decide(params, common.task, evaluated, intervals, slices, champion, measured)
+
+    failed = [f"{r.rule}:{r.metric}" if r.metric else r.rule for r in rules if not r.passed and not r.skipped]
+    report_path = project.path(params.report, what="gate report")
+    result = GateResult(
+        passed=not failed,
+        candidate=(info.get("best") or {}).get("candidate", "unknown"),
+        primary_metric=primary,
+        rules=rules,
+        report=project.rel(report_path),
+        model=project.rel(model_dir / "model.skops"),
+        failed=failed,
+    )
+    write_json(report_path, result.to_dict())  # before raising: the report exists either way
+    if failed:
+        raise GateRejectedError(
+            f"{len(failed)} of {len(rules)} rule(s) failed: {', '.join(failed)}",
+            report=result.to_dict(),
+            where=project.rel(report_path),
+            hint="see the report for each rule; improve the model or revise `gate:` in params.yaml",
+        )
+    return result

@@ -1,0 +1,255 @@
+"""`mlctl init`: a ready project from one data file — git, DVC, params.yaml, schema, pipeline, CI.
+
+Two steps so the CLI can ask the user in between: ``analyse`` reads the data
+and infers the task and column roles (nothing is written); ``create`` lays out
+the project. A failure in ``create`` removes what it wrote.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlctl.core.errors import ConfigError, DataError, InputNotFoundError
+from mlctl.core.progress import NoProgress
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlctl.core.progress import Progress
+    from mlctl.stages.init.roles import ColumnRole, TargetInfo
+
+MIN_ROWS = 30  # fewer rows cannot be split three ways and cross-validated
+# Leading bytes of files people mistake for tables.
+MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or an Excel .xlsx workbook)",
+    b"\xd0\xcf\x11\xe0": "an old Excel/Office file",
+    b"\x1f\x8b": "a gzip archive",
+    b"SQLite format 3": "an SQLite database",
+}
+
+
+@dataclass
+class Analysis:
+    """What init inferred from the data (shown to the user before anything is written)."""
+
+    data: Path
+    fmt: str
+    rows: int
+    columns: int
+    target: str
+    target_info: TargetInfo
+    roles: list[ColumnRole]
+    frame: pd.DataFrame = field(repr=False)
+
+    @property
+    def excluded(self) -> list[ColumnRole]:
+        return [r for r in self.roles if r.excluded]
+
+    @property
+    def features(self) -> list[ColumnRole]:
+        return [r for r in self.roles if not r.excluded]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": str(self.data),
+            "format": self.fmt,
+            "rows": self.rows,
+            "columns": self.columns,
+            "target": self.target,
+            **self.target_info.to_dict(),
+            "roles": [r.to_dict() for r in self.roles],
+        }
+
+
+@dataclass
+class InitResult:
+    """What `mlctl init` created."""
+
+    directory: str
+    source: str
+    commit: str
+    files: list[str]
+    analysis: dict[str, Any]
+    warnings: list[str]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def check_directory(directory: Path) -> None:
+    """The project directory must be new or empty: init never overwrites files."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError("exists and is not a directory", where=str(directory), hint="choose another project path")
+    if directory.is_dir() and any(directory.iterdir()):
+        shown = ", ".join(sorted(p.name for p in directory.iterdir())[:5])
+        raise ConfigError(
+            f"the directory exists and is not empty ({shown})",
+            where=str(directory),
+            hint="mlctl init never overwrites files: choose a new directory (it is created) or an empty one",
+        )
+
+
+def _sniff(path: Path, fmt: str) -> None:
+    """Refuse binary files that are not the table format their name says."""
+    head = path.read_bytes()[:4096] if path.stat().st_size < 4096 else path.open("rb").read(4096)
+    if fmt == "parquet":
+        if not head.startswith(b"PAR1"):
+            raise DataError("not a Parquet file (no PAR1 header)", where=str(path), hint="check the file and its name")
+        return
+    for magic, what in MAGIC.items():
+        if head.startswith(magic) and not (magic == b"\x1f\x8b" and path.suffix.lower() == ".gz"):
+            raise DataError(
+                f"not a table: the file is {what}", where=str(path), hint="pass a CSV, Parquet or JSON-lines file"
+            )
+    if b"\x00" in head:
+        raise DataError(
+            f"not a {fmt.upper()} file: it holds binary data",
+            where=str(path),
+            hint="pass a CSV, Parquet or JSON-lines file (text CSV must be UTF-8 or set an encoding later)",
+        )
+
+
+def read_data(data: Path) -> tuple[pd.DataFrame, str]:
+    """Read the data file the way `mlctl collect` will, with errors for a first-time user."""
+    from mlctl.core.fileio import table_format
+    from mlctl.data.sources import normalise, parse_table
+
+    data = Path(data)
+    if not data.exists():
+        raise InputNotFoundError("data file not found", where=str(data), hint="check the path given to --data")
+    if data.is_dir():
+        raise ConfigError("--data must be a file, not a directory", where=str(data))
+    fmt = table_format(data)
+    if data.stat().st_size == 0:
+        raise DataError("the data file is empty", where=str(data))
+    _sniff(data, fmt)
+    df = parse_table(data, fmt, {}, data.stem, str(data))
+    df, _ = normalise(df, data.name)
+    if len(df.columns) < 2:
+        raise DataError(
+            f"the data has {len(df.columns)} column(s); a model needs a target and at least one feature",
+            where=str(data),
+            hint="check the delimiter (mlctl reads comma-separated CSV) and the header row",
+        )
+    if len(df) < MIN_ROWS:
+        raise DataError(f"only {len(df)} rows: at least {MIN_ROWS} are needed to split and train", where=str(data))
+    return df, fmt
+
+
+def analyse(
+    data: Path, target: str, *, task: str | None = None, exclude: list[str] = (), keep: list[str] = ()
+) -> Analysis:
+    """Read the data and infer the task and each column's role (nothing is written)."""
+    from mlctl.data.cleaning import nearest
+    from mlctl.stages.init.roles import _numeric_values, describe_target, infer_task
+    from mlctl.stages.init.roles import analyse as analyse_roles
+
+    df, fmt = read_data(data)
+    if target not in df.columns:
+        raise ConfigError(
+            f"target column {target!r} is not in the data", where=str(data), hint=nearest(target, list(df.columns))
+        )
+    for flag, names in (("--exclude", exclude), ("--keep", keep)):
+        for name in names:
+            if name not in df.columns:
+                raise ConfigError(
+                    f"{flag} names column {name!r}, which is not in the data", hint=nearest(name, list(df.columns))
+                )
+            if name == target:
+                raise ConfigError(f"{flag} names the target {target!r}", hint="the target is never a feature anyway")
+    y = df[target]
+    if y.notna().sum() < MIN_ROWS:
+        raise DataError(f"the target {target!r} has only {int(y.notna().sum())} non-missing values", where=target)
+    inferred, reason = infer_task(y)
+    if task is None:
+        task = inferred
+    elif task != inferred:
+        reason = f"set with --task ({reason}: mlctl would have guessed {inferred})"
+    else:
+        reason = f"set with --task; {reason}"
+    if task == "regression" and _numeric_values(y.dropna()) is None:
+        raise ConfigError(
+            f"--task regression needs a numeric target; {target!r} holds labels such as {str(y.dropna().iloc[0])!r}",
+            hint="use --task classification (or leave --task out)",
+        )
+    info = describe_target(y, task, reason)
+    if task == "classification" and info.n_classes < 2:
+        raise DataError(f"the target {target!r} has a single class", where=target, hint="a classifier needs 2+")
+    roles = analyse_roles(df, target, exclude=list(exclude), keep=list(keep))
+    if not any(not r.excluded for r in roles):
+        raise DataError(
+            "no usable feature column: every column was excluded",
+            where=str(data),
+            hint="see the reasons with `mlctl init ... --yes --json`; keep a column with --keep NAME",
+        )
+    return Analysis(Path(data), fmt, len(df), len(df.columns), target, info, roles, df)
+
+
+def create(directory: Path, analysis: Analysis, progress: Progress | None = None, *, quick: bool = False) -> InitResult:
+    """Lay out the project in ``directory``; on failure remove everything written."""
+    check_directory(directory)
+    started = time.perf_counter()
+    created = not directory.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        return _create(directory.resolve(), analysis, progress or NoProgress(), started, quick)
+    except BaseException:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            for child in directory.iterdir():
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        raise
+
+
+def _create(root: Path, analysis: Analysis, progress: Progress, started: float, quick: bool) -> InitResult:
+    from mlctl.stages.init import files, layout
+
+    progress.start("init: writing files", total=5)
+    source = layout.copy_source(root, analysis)
+    layout.write_files(root, analysis, source, quick=quick)
+    progress.advance()
+    files.init_repository(root)
+    progress.advance()
+    files.track_with_dvc(root, source)
+    progress.advance()
+    warnings = layout.infer_schema(root)
+    progress.advance()
+    commit = files.initial_commit(root, f"mlctl init: {analysis.target_info.task} of {analysis.target!r} from {source}")
+    progress.advance()
+    progress.done()
+    tracked = files.git(root, "ls-files").splitlines()
+    return InitResult(
+        directory=str(root),
+        source=source,
+        commit=commit,
+        files=tracked,
+        analysis=analysis.to_dict(),
+        warnings=warnings,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def run(
+    directory: Path,
+    data: Path,
+    target: str,
+    *,
+    task: str | None = None,
+    exclude: list[str] = (),
+    keep: list[str] = (),
+    quick: bool = False,
+    progress: Progress | None = None,
+) -> InitResult:
+    """analyse + create, with no questions asked (the library never prompts)."""
+    check_directory(directory)
+    return create(directory, analyse(data, target, task=task, exclude=exclude, keep=keep), progress, quick=quick)

@@ -1,0 +1,207 @@
+"""params.yaml for a new project, from the inferred task and column roles, with comments saying why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, ColumnRole, TargetInfo
+
+THRESHOLD_MARGIN = 0.05  # the gate's floor above what a guess scores
+BASELINE_MARGIN = 0.02  # the candidate must beat the dummy baseline by this much
+SMALL_DATA = 20_000  # below this many rows, process start-up costs more than parallel folds save
+MAX_SLICES = 2
+SLICE_LEVELS = (2, 10)  # a slice column has between 2 and 10 levels
+
+QUICK_SPACES = {  # --quick: one small model each, to try the whole pipeline in seconds
+    "logistic_regression": {"C": [1.0]},
+    "ridge": {"alpha": [1.0]},
+    "random_forest": {"n_estimators": [20], "max_depth": [6]},
+}
+SPACES = {
+    "logistic_regression": {"C": [0.1, 1.0, 10.0]},
+    "ridge": {"alpha": [0.1, 1.0, 10.0]},
+    "random_forest": {"n_estimators": [50, 100], "max_depth": [4, 8, None], "min_samples_leaf": [1, 5]},
+}
+
+
+def _flow(value: Any) -> str:
+    """A YAML scalar or a one-line list/mapping."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def _with_comment(line: str, comment: str | None, column: int = 40) -> str:
+    if not comment:
+        return line
+    return f"{line.ljust(column - 1)} # {comment}"
+
+
+def _listed(key: str, roles: list[ColumnRole], indent: str) -> list[str]:
+    """A block list of column names, each with its reason as a comment."""
+    if not roles:
+        return [f"{indent}{key}: []"]
+    lines = [f"{indent}{key}:"]
+    lines += [_with_comment(f"{indent}  - {_flow(r.name)}", r.reason) for r in roles]
+    return lines
+
+
+def gate_thresholds(target: TargetInfo) -> tuple[dict[str, dict[str, float]], str]:
+    """Absolute floors set from what a guess scores, and the comment explaining them."""
+    if target.task == "regression":
+        floor = round(0.0 + THRESHOLD_MARGIN, 4)
+        return {"r2": {"min": floor}}, f"predicting the mean scores r2 = 0: demand at least {THRESHOLD_MARGIN}"
+    if target.n_classes <= 2:
+        floor = round(0.5 + THRESHOLD_MARGIN, 4)
+        return {"roc_auc": {"min": floor}}, f"a random ranking scores roc_auc 0.5: demand at least {floor}"
+    floor = round(1 / target.n_classes + THRESHOLD_MARGIN, 4)
+    return (
+        {"balanced_accuracy": {"min": floor}},
+        f"guessing among {target.n_classes} classes scores balanced_accuracy {1 / target.n_classes:.2f}",
+    )
+
+
+def scoring(target: TargetInfo) -> tuple[str, str]:
+    """The search's scoring and why."""
+    if target.task == "regression":
+        return "neg_root_mean_squared_error", "root mean squared error (sklearn maximises its negative)"
+    if target.n_classes <= 2:
+        if target.imbalanced:
+            return "roc_auc", f"imbalanced target (minority {target.minority_share:.0%}): rank quality, not accuracy"
+        return "roc_auc", "binary target: rank quality, independent of the decision threshold"
+    if target.imbalanced:
+        return "f1_macro", f"{target.n_classes} imbalanced classes: every class counts equally"
+    return "f1_macro", f"{target.n_classes} classes: every class counts equally"
+
+
+def split(target: TargetInfo) -> tuple[str, str]:
+    """The split method and why."""
+    if target.task == "regression":
+        return "random", "a numeric target: a shuffled random split"
+    if target.min_class_count < 10:
+        return "random", f"the rarest class has {target.min_class_count} rows: too few to stratify"
+    share = f" (minority class {target.minority_share:.0%})" if target.minority_share is not None else ""
+    return "stratified", f"keeps the class shares{share} equal in train, validation and test"
+
+
+def slices(roles: list[ColumnRole]) -> list[str]:
+    """A few low-cardinality categorical features, scored per level by evaluate."""
+    low, high = SLICE_LEVELS
+    chosen = [r.name for r in roles if r.where is None and r.kind == "categorical" and low <= r.n_unique <= high]
+    return chosen[:MAX_SLICES]
+
+
+def render(
+    *,
+    target_name: str,
+    target: TargetInfo,
+    roles: list[ColumnRole],
+    source_name: str,
+    source_path: str,
+    rows: int,
+    seed: int = 42,
+    quick: bool = False,
+) -> str:
+    """The whole params.yaml as commented text (validated by the caller with mlctl.params.parse_params)."""
+    drop = [r for r in roles if r.where == DROP]
+    forbidden = [r for r in roles if r.where == FORBIDDEN]
+    dates = [r for r in roles if r.where == DATES]
+    many = [r for r in roles if r.role == "high_cardinality" and r.where is None]
+    task = target.task
+    candidates = ["logistic_regression", "random_forest"] if task == "classification" else ["ridge", "random_forest"]
+    method, split_why = split(target)
+    metric, metric_why = scoring(target)
+    thresholds, threshold_why = gate_thresholds(target)
+    features = [r for r in roles if not r.excluded]
+    excluded = drop + forbidden
+    lines = [
+        f"# mlctl project parameters, written by `mlctl init` from {source_path} ({rows:,} rows).",
+        "# One section per stage: the key is the stage's name in dvc.yaml and its `mlctl <stage>` command.",
+        "# `mlctl params check` validates this file; `mlctl params show` prints every key with its default.",
+        "# Every choice below was inferred from the data: the comments say why. Change what you disagree with.",
+        f"seed: {seed}",
+        _with_comment(f"target: {_flow(target_name)}", "the column the model predicts"),
+        _with_comment(f"task: {task}", target.reason),
+        "",
+    ]
+    if excluded:
+        lines.append("# excluded: columns that are not model features (remove a name from its list to use it):")
+        width = max(len(r.name) for r in excluded)
+        lines += [f"#   {r.name.ljust(width)}  {r.where:<20}  {r.reason}" for r in excluded]
+        lines.append("")
+    lines += [
+        "collect:",
+        "  sources:",
+        f"    - name: {_flow(source_name)}",
+        _with_comment(f"      path: {_flow(source_path)}", "tracked by DVC (the .dvc file is in git)"),
+        "",
+        "validate:",
+        _with_comment("  schema_path: data/schema.yaml", "inferred by `mlctl init`: review it"),
+        "  profile_path: data/profile.json",
+        _with_comment("  personal_data: []", "columns holding personal data: never model features"),
+        "",
+        "prepare:",
+        *_listed("drop_columns", drop, "  "),
+        *_listed("date_columns", dates, "  "),
+        "  split:",
+        _with_comment(f"    method: {method}", split_why),
+        "    test_size: 0.2",
+        "    validation_size: 0.1",
+        "",
+        "train:",
+        _with_comment(f"  candidates: {_flow(candidates)}", "a linear model and a tree ensemble"),
+        "  spaces:                                # "
+        + ("--quick: a smoke test, not a search" if quick else "small on purpose: the first run takes a minute or two"),
+    ]
+    for name in candidates:
+        lines.append(f"    {name}:")
+        lines += [f"      {key}: {_flow(values)}" for key, values in (QUICK_SPACES if quick else SPACES)[name].items()]
+    lines += [
+        "  search:",
+        "    method: random",
+        _with_comment(f"    n_iter: {1 if quick else 4}", "draws per candidate: raise it for a wider search"),
+        f"    cv: {2 if quick else 3}",
+        _with_comment(f"    scoring: {metric}", metric_why),
+        _with_comment(
+            f"    n_jobs: {1 if rows < SMALL_DATA else -1}",
+            "small data: one process is fastest" if rows < SMALL_DATA else "every core",
+        ),
+    ]
+    if many:
+        names = ", ".join(f"{r.name} ({r.n_unique} levels)" for r in many)
+        lines += [
+            "  preprocess:",
+            _with_comment("    max_categories: 30", f"rarer levels grouped as infrequent: {names}"),
+        ]
+    lines += _listed("forbidden", forbidden, "  ")
+    lines += [
+        "",
+        "evaluate:",
+        _with_comment(f"  slices: {_flow(slices(roles))}", "categorical features scored per level"),
+        *(["  bootstrap: 20                         # --quick: few resamples", "  permutation_repeats: 1"] * quick),
+        "",
+        "gate:",
+        "  thresholds:",
+    ]
+    for name, bound in thresholds.items():
+        lines.append(_with_comment(f"    {name}: {_flow(bound)}", threshold_why))
+    lines += [
+        _with_comment(f"  baseline_margin: {BASELINE_MARGIN}", "must beat the dummy baseline by this much"),
+        "  # Once main has a model, also refuse regressions against it:",
+        "  # champion: {ref: main, tolerance: 0.02}",
+        "",
+        "export:",
+        _with_comment("  tolerance: 0.0001", "ONNX must match scikit-learn this closely"),
+        "",
+        _with_comment("predict:", "batch scoring: the `predict` stage scores the test split"),
+        "  input: data/processed/test.parquet",
+        "  output: data/predictions/test.parquet",
+        "",
+        _with_comment("bundle:", "the edge bundle under dist/"),
+        "  output_dir: dist",
+        "",
+    ]
+    if not features:  # unreachable through init (it refuses), kept as a guard for direct callers
+        raise ValueError("no feature columns left")
+    return "\n".join(lines)
