@@ -10,7 +10,7 @@ import pytest
 from mlctl.data.profiling import parquet_level_counts
 from mlctl.data.schema import infer
 from mlctl.params.validate import ValidateParams
-from mlctl.stages.validate import validate_frame
+from mlctl.stages.validate.findings import validate_frame
 from mlctl.stages.validate.parquet import validate_parquet
 
 

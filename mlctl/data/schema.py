@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import pandera.pandas as pa
 
-    from mlctl.params import Common
-    from mlctl.params.validate import ValidateParams
     from mlctl.core.progress import Progress
     from mlctl.core.project import Project
+    from mlctl.params import Common
+    from mlctl.params.validate import ValidateParams
 
 PERSONAL_MARK = "personal data"  # column description prefix; train refuses these columns
 INFER_HINT = "run `mlctl schema infer` to write it from the reference data, review it and commit it"

@@ -9,14 +9,37 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from mlctl.onnxmodel.runtime import InputSpec
-
 Unknown = Literal["reject", "missing"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input from the manifest."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    nullable: bool = True
+    categories: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> InputSpec:
+        cats = d.get("categories")
+        return cls(
+            name=d["name"],
+            kind=d["kind"],
+            nullable=bool(d.get("nullable", True)),
+            categories=tuple(cats) if cats is not None else None,
+            min=d.get("min"),
+            max=d.get("max"),
+        )
+
+
 MISSING_CATEGORY = ""
 
 

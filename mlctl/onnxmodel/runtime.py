@@ -11,36 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from mlctl.core.errors import InputNotFoundError, ModelError
-from mlctl.onnxmodel.inputs import Unknown, categorical_values, numeric_values
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One model input from the manifest."""
-
-    name: str
-    kind: Literal["numeric", "categorical"]
-    nullable: bool = True
-    categories: tuple[str, ...] | None = None
-    min: float | None = None
-    max: float | None = None
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> InputSpec:
-        cats = d.get("categories")
-        return cls(
-            name=d["name"],
-            kind=d["kind"],
-            nullable=bool(d.get("nullable", True)),
-            categories=tuple(cats) if cats is not None else None,
-            min=d.get("min"),
-            max=d.get("max"),
-        )
+from mlctl.onnxmodel.inputs import InputSpec, Unknown, categorical_values, numeric_values
 
 
 @dataclass

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlctl.core.errors import ConfigError, DataError, ExternalError, InputNotFoundError
-from mlctl.data.sources import SourceData, first_line, parse_table
+from mlctl.data.sources.local import SourceData, first_line, parse_table
 
 if TYPE_CHECKING:
-    from mlctl.params.collect import Source
     from mlctl.core.project import Project
+    from mlctl.params.collect import Source
 
 # Bundled with scikit-learn (no download); the fetch_* loaders are refused on purpose.
 SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes", "digits", "linnerud")

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlctl.core.errors import DataError
-from mlctl.data.sources import SourceData, _is_plain
+from mlctl.data.sources.local import SourceData, _is_plain
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlctl.params.collect import Source
     from mlctl.core.project import Project
+    from mlctl.params.collect import Source
 
 
 def outline_parquet(source: Source, project: Project, path: Path) -> SourceData | None:

@@ -7,8 +7,6 @@ first file is written, so a failure leaves no partial output.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlctl.core.errors import DataError
@@ -16,6 +14,7 @@ from mlctl.core.progress import NoProgress
 from mlctl.model.features import Feature, to_model_frame
 from mlctl.model.metrics import bootstrap, compute, score
 from mlctl.stages.evaluate import curves
+from mlctl.stages.evaluate.result import EvaluateResult
 from mlctl.stages.evaluate.slices import default_fairness_metric, fairness_gap, slice_metrics
 
 if TYPE_CHECKING:
@@ -37,31 +36,6 @@ PLOT_COLUMNS = {
     "residuals": ["predicted", "residual"],
     "feature_importance": ["feature", "importance", "std"],
 }
-
-
-@dataclass
-class EvaluateResult:
-    """What `mlctl evaluate` measured and where it wrote it."""
-
-    task: str
-    split: str
-    rows: int
-    metrics: dict[str, dict[str, float | None]]  # "model"/"baseline" -> metric -> value
-    undefined: dict[str, dict[str, str]]  # "model"/"baseline" -> metric -> why it is null
-    intervals: dict[str, dict[str, Any]]  # metric -> {low, high, defined}
-    slices: dict[str, Any]
-    fairness: dict[str, Any] | None
-    importance: list[dict[str, Any]]
-    importance_scoring: str
-    notes: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    rows_dropped: int = 0
-    plots: dict[str, list[dict]] = field(default_factory=dict, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("plots")
-        return data
 
 
 def importance_scoring(task: str, metrics: dict[str, float | None], n_classes: int, has_proba: bool) -> str:
@@ -200,8 +174,3 @@ def run(params: EvaluateParams, common: Common, project: Project, progress: Prog
     written.append(write_text(card_path, card))
     result.files = [project.rel(p) for p in written]
     return result
-
-
-def generated_at() -> str:
-    """The UTC time stamp written into reports."""
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

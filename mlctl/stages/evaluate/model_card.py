@@ -9,7 +9,7 @@ from mlctl.model.metrics import higher_is_better, metric_names
 if TYPE_CHECKING:
     from mlctl.core.project import Project
     from mlctl.params.evaluate import EvaluateParams
-    from mlctl.stages.evaluate import EvaluateResult
+    from mlctl.stages.evaluate.result import EvaluateResult
 
 SPLITS = ("train", "validation", "test")
 
@@ -118,7 +118,7 @@ def _use_and_limits(result: EvaluateResult, info: dict[str, Any], params: Evalua
 
 def render(result: EvaluateResult, info: dict[str, Any], splits: list[dict[str, Any]], params: EvaluateParams) -> str:
     """The model card as Markdown."""
-    from mlctl.stages.evaluate import generated_at
+    from mlctl.stages.evaluate.result import generated_at
 
     best = info.get("best") or {}
     lines = [

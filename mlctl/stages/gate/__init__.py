@@ -8,11 +8,11 @@ reference (no champion yet, no slices) is skipped, never silently passed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlctl.core.errors import ConfigError, GateRejectedError, InputNotFoundError
 from mlctl.model.metrics import higher_is_better, metric_names
+from mlctl.stages.gate.verdict import GateResult, Rule
 
 if TYPE_CHECKING:
     from mlctl.core.progress import Progress
@@ -20,35 +20,6 @@ if TYPE_CHECKING:
     from mlctl.params import Common
     from mlctl.params.gate import GateParams
     from mlctl.stages.gate.champion import Champion
-
-
-@dataclass
-class Rule:
-    """One check of the gate and its outcome."""
-
-    rule: str
-    metric: str | None
-    value: float | None
-    limit: float | None
-    passed: bool
-    skipped: bool = False
-    detail: str = ""
-
-
-@dataclass
-class GateResult:
-    """The gate's decision with every rule."""
-
-    passed: bool
-    candidate: str
-    primary_metric: str
-    rules: list[Rule]
-    report: str = ""
-    model: str = ""
-    failed: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _skip(rule: str, metric: str | None, detail: str, limit: float | None = None) -> Rule:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mlctl.core.progress import Progress
     from mlctl.core.project import Project
     from mlctl.params.gate import GateParams
-    from mlctl.stages.gate import Rule
+    from mlctl.stages.gate.verdict import Rule
 
 MB = 1_000_000  # decimal megabytes, as file managers and cloud quotas count them
 WARMUP_CALLS = 3  # the first calls pay for lazy imports and caches, not for the model
@@ -22,7 +22,7 @@ WARMUP_CALLS = 3  # the first calls pay for lazy imports and caches, not for the
 
 def size_rule(params: GateParams, model_file: Path) -> list[Rule]:
     """``max_model_mb``: the size of models/model.skops."""
-    from mlctl.stages.gate import Rule
+    from mlctl.stages.gate.verdict import Rule
 
     if params.max_model_mb is None:
         return []
@@ -63,7 +63,7 @@ def latency_rule(
     """``max_latency_ms``: median single-row predict time of the fitted pipeline on test rows."""
     from mlctl.core.fileio import load_skops, read_table
     from mlctl.model.features import Feature, to_model_frame
-    from mlctl.stages.gate import Rule
+    from mlctl.stages.gate.verdict import Rule
 
     if not info.get("features"):
         raise InputNotFoundError(

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlctl.core.errors import ConfigError, DataError, InputNotFoundError
 from mlctl.core.progress import NoProgress
+from mlctl.stages.init.roles import Analysis
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlctl.core.progress import Progress
-    from mlctl.stages.init.roles import ColumnRole, TargetInfo
 
 MIN_ROWS = 30  # fewer rows cannot be split three ways and cross-validated
 # Leading bytes of files people mistake for tables.
@@ -34,39 +34,6 @@ MAGIC = {
     b"\x1f\x8b": "a gzip archive",
     b"SQLite format 3": "an SQLite database",
 }
-
-
-@dataclass
-class Analysis:
-    """What init inferred from the data (shown to the user before anything is written)."""
-
-    data: Path
-    fmt: str
-    rows: int
-    columns: int
-    target: str
-    target_info: TargetInfo
-    roles: list[ColumnRole]
-    frame: pd.DataFrame = field(repr=False)
-
-    @property
-    def excluded(self) -> list[ColumnRole]:
-        return [r for r in self.roles if r.excluded]
-
-    @property
-    def features(self) -> list[ColumnRole]:
-        return [r for r in self.roles if not r.excluded]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "data": str(self.data),
-            "format": self.fmt,
-            "rows": self.rows,
-            "columns": self.columns,
-            "target": self.target,
-            **self.target_info.to_dict(),
-            "roles": [r.to_dict() for r in self.roles],
-        }
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlctl.stages.init import Analysis
+    from mlctl.stages.init.roles import Analysis
 
 SOURCES = "data/sources"
 

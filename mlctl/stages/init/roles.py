@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -230,3 +231,36 @@ def analyse(df: pd.DataFrame, target: str, *, exclude: list[str] = (), keep: lis
             role.role, role.where, role.reason = "feature", None, f"kept on request (--keep); was: {role.reason}"
         roles.append(role)
     return roles
+
+
+@dataclass
+class Analysis:
+    """What init inferred from the data (shown to the user before anything is written)."""
+
+    data: Path
+    fmt: str
+    rows: int
+    columns: int
+    target: str
+    target_info: TargetInfo
+    roles: list[ColumnRole]
+    frame: pd.DataFrame = field(repr=False)
+
+    @property
+    def excluded(self) -> list[ColumnRole]:
+        return [r for r in self.roles if r.excluded]
+
+    @property
+    def features(self) -> list[ColumnRole]:
+        return [r for r in self.roles if not r.excluded]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": str(self.data),
+            "format": self.fmt,
+            "rows": self.rows,
+            "columns": self.columns,
+            "target": self.target,
+            **self.target_info.to_dict(),
+            "roles": [r.to_dict() for r in self.roles],
+        }

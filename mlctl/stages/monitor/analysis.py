@@ -249,7 +249,7 @@ def schema_validation(acc: Accumulator, schema, profile: dict, vparams) -> dict[
     The schema describes the collected data; request logs carry only the model's
     inputs, so it is restricted to the columns the current data has.
     """
-    from mlctl.stages.validate import validate_frame
+    from mlctl.stages.validate.findings import validate_frame
 
     frame = acc.raw.frame
     if frame is None or not len(frame):

@@ -43,7 +43,7 @@ def _validate(path: Path, schema: pa.DataFrameSchema, profile: dict, params: Val
     import pyarrow.parquet as pq
 
     from mlctl.data.sources.parquet_outline import plain_frame
-    from mlctl.stages.validate import assemble, schema_findings
+    from mlctl.stages.validate.findings import assemble, schema_findings
 
     if not _provable_schema(schema):
         return None
