@@ -66,7 +66,7 @@ def test_branch_report_gate_register_promote_reject_rollback(tmp_path):
     mlctl(root, "predict", "data/processed/test.parquet", "scored.parquet", "--model", "clf@prod")
     scored = pd.read_parquet(root / "scored.parquet")
     assert len(scored) == len(pd.read_parquet(root / "data/processed/test.parquet"))
-    fetched = json.loads((root / ".mlctl/repo/registry/clf/v0.2.0/model.json").read_text())
+    fetched = json.loads((root / ".mlctl/registry/clf/v0.2.0/model.json").read_text())
     assert fetched["sha256"] == json.loads((root / "models/model.json").read_text())["sha256"]
     (root / "scored.parquet").unlink()
     for leftover in root.glob("scored.*"):

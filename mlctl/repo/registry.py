@@ -262,7 +262,7 @@ MODEL_FILES = ("models/model.onnx", "models/model.json")
 
 
 def materialise(root: Path, ref: str) -> tuple[Path, Path]:
-    """Fetch the ONNX model and manifest of a registry reference into .mlctl/repo/registry/; return their paths.
+    """Fetch the ONNX model and manifest of a registry reference into .mlctl/registry/; return their paths.
 
     The sha256 in the manifest is still checked when the model is loaded.
     """
