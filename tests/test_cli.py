@@ -144,9 +144,10 @@ def test_help_does_not_import_heavy_libraries():
 
 
 def test_repository_dvc_yaml_is_the_generated_one():
+    from mlctl.params import load_params
     from mlctl.repo.dvcfile import render
 
-    assert (REPO / "dvc.yaml").read_text() == render("classification"), (
-        'dvc.yaml is out of date: python -c "from mlctl.repo.dvcfile import render; '
-        "open('dvc.yaml','w').write(render('classification'))\""
+    params = load_params(REPO / "params.yaml")
+    assert (REPO / "dvc.yaml").read_text() == render("classification", params), (
+        "dvc.yaml is out of date: run `mlctl params sync`"
     )

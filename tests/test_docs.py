@@ -8,22 +8,10 @@ import pytest
 from conftest import REPO
 
 from mlctl.cli.docgen import BEGIN, command_reference, params_table, refresh_howto
+from mlctl.core.catalog import STAGES
 
 DOCS = REPO / "docs"
-HOWTO = [
-    "collect",
-    "validate",
-    "prepare",
-    "train",
-    "evaluate",
-    "gate",
-    "export",
-    "serve",
-    "predict",
-    "bundle",
-    "monitor",
-    "retrain",
-]
+HOWTO = [s.name for s in STAGES if s.howto]  # from the stage registry
 REGENERATE = "regenerate it: python -m mlctl.cli.docgen --write  (or: python -m mlctl.cli.docgen > docs/reference.md)"
 
 

@@ -12,12 +12,13 @@ import pytest
 import yaml
 from conftest import git, make_frame, write_params
 
+from mlctl.core.catalog import PIPELINE
 from mlctl.core.errors import EXIT_GATE_REJECTED
 from mlctl.repo.dvcfile import render
 
 pytestmark = pytest.mark.slow
 
-STAGES = ["collect", "validate", "prepare", "train", "evaluate", "gate", "export", "predict", "bundle"]
+STAGES = [s.name for s in PIPELINE]  # from the stage registry
 
 
 def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

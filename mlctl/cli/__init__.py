@@ -12,6 +12,7 @@ import importlib
 import typer
 
 from mlctl import __version__
+from mlctl.core.catalog import STAGES
 
 app = typer.Typer(
     name="mlctl",
@@ -23,23 +24,12 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# Each module registers its commands on `app`; one module per command or group.
+# Each module registers its commands on `app`; one module per command or group. The stages' commands come
+# from the stage registry (mlctl.core.catalog), the others are listed here.
 COMMAND_MODULES = [
     "init",  # init: a new project from a data file
     "pipeline",  # run, params
-    "collect",
-    "validate",  # schema infer, validate
-    "prepare",
-    "train",  # train, exp, explain
-    "evaluate",
-    "gate",
-    "export",
-    "serve",
-    "predict",
-    "bundle",
-    "monitor",
-    "retrain",
-    "report",
+    *(stage.name for stage in STAGES),  # validate also registers `schema infer`; train also `exp`, `explain`
     "smoke",
     "registry",
     "remote",

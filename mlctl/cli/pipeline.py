@@ -1,4 +1,4 @@
-"""`mlctl run` and `mlctl params check|show`."""
+"""`mlctl run` and `mlctl params check|show|sync`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 from mlctl.cli.common import JsonOpt, ProjectOpt, load
 from mlctl.cli.handler import handled
 
-params_app = typer.Typer(help="Check or show the effective params.yaml.", no_args_is_help=True)
+params_app = typer.Typer(help="Check, show or sync (into dvc.yaml) the effective params.yaml.", no_args_is_help=True)
 
 
 @params_app.command("check")
@@ -17,12 +17,32 @@ params_app = typer.Typer(help="Check or show the effective params.yaml.", no_arg
 def params_check(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Validate params.yaml without running anything."""
     from mlctl.cli.output import ok, print_json
+    from mlctl.core.errors import ConfigError
+    from mlctl.repo.dvcfile import stale_stages
 
     project, params = load(project_dir)
+    stale = stale_stages(project.root, params)
+    if stale:
+        raise ConfigError(
+            f"dvc.yaml does not match the paths in params.yaml (stages: {', '.join(stale)})",
+            where="dvc.yaml",
+            hint="run `mlctl params sync` to regenerate dvc.yaml from params.yaml",
+        )
     if as_json:
         print_json({"valid": True, "path": str(project.params_path)})
     else:
-        ok(f"{project.rel(project.params_path)} is valid ({len(params.to_dict())} keys)")
+        ok(f"{project.rel(project.params_path)} is valid ({len(params.to_dict())} keys) and dvc.yaml is current")
+
+
+@params_app.command("sync")
+@handled
+def params_sync(project_dir: Path = ProjectOpt) -> None:
+    """Regenerate dvc.yaml from params.yaml, so paths moved in params.yaml move in the pipeline too."""
+    from mlctl.cli.output import ok
+    from mlctl.repo.dvcfile import write
+
+    project, params = load(project_dir)
+    ok(f"wrote {project.rel(write(project.root, params))}")
 
 
 @params_app.command("show")
@@ -55,10 +75,14 @@ def run(
     project_dir: Path = ProjectOpt,
 ) -> None:
     """Run the pipeline through `dvc repro`, showing each stage's progress and outcome."""
-    from mlctl.cli.output import RichProgress, ok, out, table
+    from mlctl.cli.output import RichProgress, ok, out, table, warn
+    from mlctl.repo.dvcfile import stale_stages
     from mlctl.repo.pipeline import run_pipeline
 
-    project, _ = load(project_dir)
+    project, params = load(project_dir)
+    stale = stale_stages(project.root, params)
+    if stale:
+        warn(f"dvc.yaml does not match params.yaml for {', '.join(stale)}: run `mlctl params sync`")
     with RichProgress() as bar:
         result = run_pipeline(project, stages or [], force=force, progress=bar)
     rows = [[s.name, s.status, f"{s.seconds:.1f}s"] for s in result.stages]

@@ -10,23 +10,12 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, create_model
 
+from mlctl.core.catalog import STAGES as REGISTRY
 from mlctl.core.errors import ConfigError, InputNotFoundError
 from mlctl.params.base import Section
-from mlctl.params.bundle import BundleParams
 from mlctl.params.collect import CollectParams, Source
-from mlctl.params.evaluate import EvaluateParams
-from mlctl.params.export import ExportParams
-from mlctl.params.gate import GateParams
-from mlctl.params.monitor import MonitorParams
-from mlctl.params.predict import PredictParams
-from mlctl.params.prepare import PrepareParams
-from mlctl.params.report import ReportParams
-from mlctl.params.retrain import RetrainParams
-from mlctl.params.serve import ServeParams
-from mlctl.params.train import TrainParams
-from mlctl.params.validate import ValidateParams
 
 __all__ = [
     "STAGES",
@@ -49,22 +38,29 @@ class Common(Section):
     task: Task = "classification"
 
 
-class Params(Common):
-    """The whole params.yaml."""
+class _Sections(Common):
+    """The stage sections, one field per entry of the stage registry (mlctl.core.catalog)."""
 
-    collect: CollectParams
-    validate_: ValidateParams = Field(default_factory=ValidateParams, alias="validate")
-    prepare: PrepareParams = Field(default_factory=PrepareParams)
-    train: TrainParams = Field(default_factory=TrainParams)
-    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
-    gate: GateParams = Field(default_factory=GateParams)
-    export: ExportParams = Field(default_factory=ExportParams)
-    serve: ServeParams = Field(default_factory=ServeParams)
-    predict: PredictParams = Field(default_factory=PredictParams)
-    bundle: BundleParams = Field(default_factory=BundleParams)
-    monitor: MonitorParams = Field(default_factory=MonitorParams)
-    retrain: RetrainParams = Field(default_factory=RetrainParams)
-    report: ReportParams = Field(default_factory=ReportParams)
+    collect: CollectParams  # required: without sources there is nothing to run
+
+
+# `validate` is aliased because BaseModel owns that name.
+_Sections = create_model(
+    "_Sections",
+    __base__=_Sections,
+    **{
+        ("validate_" if s.name == "validate" else s.name): (
+            s.params,
+            Field(default_factory=s.params, alias=s.name if s.name == "validate" else None),
+        )
+        for s in REGISTRY
+        if s.name != "collect"
+    },
+)
+
+
+class Params(_Sections):  # type: ignore[misc, valid-type]
+    """The whole params.yaml."""
 
     @property
     def common(self) -> Common:
@@ -82,22 +78,7 @@ class Params(Common):
         return self.model_dump(mode="json", by_alias=True)
 
 
-# Stage sections in pipeline order; `validate` is aliased because BaseModel owns that name.
-STAGES = [
-    "collect",
-    "validate",
-    "prepare",
-    "train",
-    "evaluate",
-    "gate",
-    "export",
-    "serve",
-    "predict",
-    "bundle",
-    "monitor",
-    "retrain",
-    "report",
-]
+STAGES = [s.name for s in REGISTRY]  # stage sections in pipeline order
 Params.model_config["populate_by_name"] = True
 Params.model_rebuild(force=True)
 

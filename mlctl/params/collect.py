@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 SourceKind = Literal["csv", "parquet", "jsonl", "sql", "http", "sklearn"]
@@ -60,8 +61,8 @@ class CollectParams(Section):
     combine: Literal["concat", "join"] = "concat"
     join_on: list[str] = Field(default_factory=list)
     join_how: Literal["inner", "left", "outer"] = "inner"
-    output: str = "data/raw/data.parquet"
-    manifest: str = "data/raw/manifest.json"
+    output: str = A.RAW_DATA
+    manifest: str = A.RAW_MANIFEST
 
     @model_validator(mode="after")
     def _join_needs_keys(self) -> CollectParams:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
@@ -11,15 +12,15 @@ class EvaluateParams(Section):
     """How the candidate and the baseline are scored on the test split."""
 
     split: str = "test"  # a split written by `mlctl prepare`: <input_dir>/<split>.parquet
-    input_dir: str = "data/processed"
-    model_dir: str = "models"  # where `mlctl train` wrote model.skops, baseline.skops, train.json
+    input_dir: str = A.PROCESSED_DIR
+    model_dir: str = A.MODEL_DIR  # where `mlctl train` wrote model.skops, baseline.skops, train.json
     slices: list[str] = Field(default_factory=list)  # categorical columns to score per level
     sensitive: str | None = None  # column for the group-fairness gap
     fairness_metric: str | None = None  # default: recall (classification) / mae (regression)
     min_slice_size: int = Field(default=20, ge=1)
     permutation_repeats: int = Field(default=3, ge=1)
     bootstrap: int = Field(default=200, ge=0)  # resamples for metric confidence intervals
-    metrics_dir: str = "metrics"
-    plots_dir: str = "plots"
-    model_card: str = "reports/model_card.md"
+    metrics_dir: str = A.METRICS_DIR
+    plots_dir: str = A.PLOTS_DIR
+    model_card: str = A.MODEL_CARD
     intended_use: str | None = None  # a sentence for the model card; default: derived from task and target

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
@@ -14,10 +15,10 @@ class ExportParams(Section):
     tolerance: float = Field(default=1e-4, gt=0)  # max |proba or value difference| vs scikit-learn
     label_agreement: float = Field(default=0.999, gt=0, le=1)  # share of labels that must agree
     model_name: str = "model"
-    output: str = "models/model.onnx"
-    manifest: str = "models/model.json"
-    model: str = "models/model.skops"  # the fitted pipeline `mlctl train` wrote
-    train_report: str = "models/train.json"  # features, task, target, classes of that pipeline
-    input_dir: str = "data/processed"  # train split: input schema; test split: parity check
+    output: str = A.ONNX_MODEL
+    manifest: str = A.MANIFEST
+    model: str = f"{A.MODEL_DIR}/{A.MODEL_FILE}"  # the fitted pipeline `mlctl train` wrote
+    train_report: str = f"{A.MODEL_DIR}/{A.TRAIN_REPORT_FILE}"  # features, task, target, classes of that pipeline
+    input_dir: str = A.PROCESSED_DIR  # train split: input schema; test split: parity check
     parity_split: str = "test"
-    metrics: str = "metrics/evaluate.json"  # copied into the manifest when present
+    metrics: str = f"{A.METRICS_DIR}/{A.METRICS_FILE}"  # copied into the manifest when present

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
@@ -36,7 +37,7 @@ class GateParams(Section):
     max_model_mb: float | None = Field(default=None, gt=0)
     max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict, median
     latency_calls: int = Field(default=50, ge=50)  # single-row predict calls timed for the median
-    report: str = "reports/gate.json"
-    metrics_dir: str = "metrics"  # where `mlctl evaluate` wrote evaluate.json, intervals.json, slices.json
-    model_dir: str = "models"  # model.skops (size, latency) and train.json (candidate, features)
-    data: str = "data/processed/test.parquet"  # rows timed for the latency rule
+    report: str = A.GATE_REPORT
+    metrics_dir: str = A.METRICS_DIR  # where `mlctl evaluate` wrote evaluate.json, intervals.json, slices.json
+    model_dir: str = A.MODEL_DIR  # model.skops (size, latency) and train.json (candidate, features)
+    data: str = A.TEST_DATA  # rows timed for the latency rule

@@ -6,17 +6,18 @@ from typing import Literal
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
 class MonitorParams(Section):
     """How current data is compared with the reference, and when to advise retraining."""
 
-    current: str = "logs/requests"  # a file, a directory of request logs, or batch outputs
-    reference: str = "data/processed/train.parquet"
-    model: str = "models/model.onnx"
-    manifest: str = "models/model.json"
-    evaluation: str = "metrics/evaluate.json"
+    current: str = A.REQUEST_LOGS  # a file, a directory of request logs, or batch outputs
+    reference: str = A.TRAIN_DATA
+    model: str = A.ONNX_MODEL
+    manifest: str = A.MANIFEST
+    evaluation: str = f"{A.METRICS_DIR}/{A.METRICS_FILE}"
     labels: str | None = None  # optional labels file: request_id + the target column
     p_value: float = Field(default=0.01, gt=0, lt=1)  # per-feature test level (KS / chi-square)
     psi_threshold: float = Field(default=0.2, gt=0)
@@ -36,6 +37,6 @@ class MonitorParams(Section):
     chunk_rows: int = Field(default=200_000, ge=1000)
     sample_rows: int = Field(default=50_000, ge=100)  # rows per side kept for the tests
     max_plots: int = Field(default=12, ge=0)  # distribution plots of drifted features in the HTML
-    report_html: str = "reports/monitor.html"
-    report_md: str = "reports/monitor.md"
-    report_json: str = "reports/monitor.json"
+    report_html: str = f"{A.MONITOR_REPORT}.html"
+    report_md: str = f"{A.MONITOR_REPORT}.md"
+    report_json: str = f"{A.MONITOR_REPORT}.json"

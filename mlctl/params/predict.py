@@ -6,17 +6,18 @@ from typing import Literal
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
 class PredictParams(Section):
     """Batch scoring of files with the exported ONNX model."""
 
-    input: str = "data/processed/test.parquet"  # a file, a glob or a directory of partitions
-    output: str = "data/predictions/test.parquet"  # format follows the extension
+    input: str = A.TEST_DATA  # a file, a glob or a directory of partitions
+    output: str = A.PREDICTIONS  # format follows the extension
     rejects: str | None = None  # default: <output stem>.rejects.<ext> beside the output
-    model: str = "models/model.onnx"
-    manifest: str = "models/model.json"
+    model: str = A.ONNX_MODEL
+    manifest: str = A.MANIFEST
     passthrough: list[str] = Field(default_factory=list)  # id columns copied to the output
     chunk_rows: int = Field(default=100_000, ge=1)
     unknown_category: Literal["reject", "missing"] = "missing"

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
@@ -32,8 +33,8 @@ class SplitParams(Section):
 class PrepareParams(Section):
     """Cleaning and splitting of data/raw into data/processed."""
 
-    input: str = "data/raw/data.parquet"
-    output_dir: str = "data/processed"
+    input: str = A.RAW_DATA
+    output_dir: str = A.PROCESSED_DIR
     drop_duplicates: bool = True
     drop_columns: list[str] = Field(default_factory=list)
     date_columns: list[str] = Field(default_factory=list)  # parsed and expanded into parts
@@ -41,7 +42,7 @@ class PrepareParams(Section):
         default_factory=lambda: ["year", "month", "dayofweek"]
     )
     split: SplitParams = Field(default_factory=SplitParams)
-    eda_html: str = "reports/eda.html"
-    eda_md: str = "reports/eda.md"
+    eda_html: str = A.EDA_HTML
+    eda_md: str = A.EDA_MD
     eda_max_rows: int = Field(default=50_000, ge=100)  # plots and associations use a sample this large
     eda_max_features: int = Field(default=40, ge=1)  # features that get a plot (strongest association first)

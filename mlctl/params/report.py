@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
@@ -11,16 +12,16 @@ class ReportParams(Section):
     """Inputs, outputs and limits of `mlctl report` (this revision against a base revision)."""
 
     base: str | None = None  # default: origin/main, else main, else HEAD~1; `--base` overrides
-    output: str = "reports/pr.md"  # images go to a folder of the same name beside it (reports/pr/)
-    metrics: str = "metrics/evaluate.json"  # shown in full; other dvc.yaml metrics files show what changed
-    plots_dir: str = "plots"  # DVC plot data (plots/*.csv) written by evaluate
-    gate_report: str = "reports/gate.json"
-    validation_report: str = "reports/validation.json"
-    train_report: str = "models/train.json"  # packages and data hash recorded at training time
-    raw_manifest: str = "data/raw/manifest.json"  # source fingerprints recorded by collect
+    output: str = A.PR_REPORT  # images go to a folder of the same name beside it (reports/pr/)
+    metrics: str = f"{A.METRICS_DIR}/{A.METRICS_FILE}"  # shown in full; other dvc.yaml metrics files show what changed
+    plots_dir: str = A.PLOTS_DIR  # DVC plot data (plots/*.csv) written by evaluate
+    gate_report: str = A.GATE_REPORT
+    validation_report: str = A.VALIDATION_REPORT
+    train_report: str = f"{A.MODEL_DIR}/{A.TRAIN_REPORT_FILE}"  # packages and data hash recorded at training time
+    raw_manifest: str = A.RAW_MANIFEST  # source fingerprints recorded by collect
     perf: str = "metrics/perf.json"  # written by benchmarks/bench_ci_micro.py
     perf_tolerance: float = Field(default=0.15, ge=0)  # relative change in timings treated as noise
-    train_data: str = "data/processed/train.parquet"  # drift: this revision's against the base's
+    train_data: str = A.TRAIN_DATA  # drift: this revision's against the base's
     drift_psi_threshold: float = Field(default=0.2, gt=0)
     drift_p_value: float = Field(default=0.01, gt=0, lt=1)
     drift_bins: int = Field(default=10, ge=2, le=100)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
@@ -12,4 +13,4 @@ class RetrainParams(Section):
 
     source: str | None = None  # collect source (by name) that new data is appended to; default: the first file
     branch_prefix: str = Field(default="retrain", pattern=r"^[A-Za-z0-9._/-]+$")
-    monitor_report: str = "reports/monitor.json"  # read by --if-advised
+    monitor_report: str = f"{A.MONITOR_REPORT}.json"  # read by --if-advised

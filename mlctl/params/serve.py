@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
@@ -15,13 +16,13 @@ class ServeParams(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
-    model: str = "models/model.onnx"
-    manifest: str = "models/model.json"
+    model: str = A.ONNX_MODEL
+    manifest: str = A.MANIFEST
     max_rows: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     unknown_category: Literal["reject", "missing"] = "missing"
     batch_rows: int = Field(default=64, ge=1)  # rows of concurrent /predict requests scored in one call; 1: off
-    log_dir: str | None = "logs/requests"
+    log_dir: str | None = A.REQUEST_LOGS
     log_max_rows: int = Field(default=100_000, ge=1)  # rotate a log file after this many rows
     log_max_seconds: float = Field(default=3600, gt=0)  # ... or after this long
     log_flush_seconds: float = Field(default=1.0, gt=0)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
@@ -38,14 +39,14 @@ class SearchParams(Section):
 class TrainParams(Section):
     """What is trained: candidates, their search spaces, and what must never be a feature."""
 
-    input_dir: str = "data/processed"
+    input_dir: str = A.PROCESSED_DIR
     candidates: list[str] = Field(default_factory=lambda: ["logistic_regression"], min_length=1)
     spaces: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
     search: SearchParams = Field(default_factory=SearchParams)
     preprocess: PreprocessParams = Field(default_factory=PreprocessParams)
     features: list[str] = Field(default_factory=list)  # empty: every column but the target
     forbidden: list[str] = Field(default_factory=list)  # never fed to the model
-    model_dir: str = "models"
+    model_dir: str = A.MODEL_DIR
     # The search cross-validates on the train split only; the winner is then refit on
     # train + validation (more data, same hyperparameters). False: refit on train only.
     refit_on_validation: bool = True

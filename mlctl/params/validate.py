@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
 class ValidateParams(Section):
     """Where the schema and reference profile live, and how much value skew is tolerated."""
 
-    input: str = "data/raw/data.parquet"
-    schema_path: str = "data/schema.yaml"
-    profile_path: str = "data/profile.json"
-    report: str = "reports/validation.json"
+    input: str = A.RAW_DATA
+    schema_path: str = A.SCHEMA
+    profile_path: str = A.PROFILE
+    report: str = A.VALIDATION_REPORT
     # Value skew against the reference profile: reported always, failing only above these.
     max_null_rate_increase: float = Field(default=0.10, ge=0, le=1)
     max_unseen_category_share: float = Field(default=0.05, ge=0, le=1)
