@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 # Distributions whose versions change a model's fit or its exported graph (key: short name).
 PACKAGES = {
     "sklearn": "scikit-learn",
@@ -30,12 +27,3 @@ def package_versions() -> dict[str, str | None]:
             found[key] = None
     found["mlctl"] = __version__
     return found
-
-
-def git_commit(root: Path) -> str | None:
-    """HEAD's commit of the repository holding ``root``, or None outside git."""
-    try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None

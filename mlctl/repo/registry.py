@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mlctl.core import artifacts as A
 from mlctl.core.errors import ConfigError, ExternalError, GateRejectedError, InputNotFoundError
+from mlctl.repo import git
 
 NAME = r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?"
 VERSION_TAG = re.compile(rf"^(?P<name>{NAME})@v(?P<version>\d+\.\d+\.\d+)$")
 STAGE_TAG = re.compile(rf"^(?P<name>{NAME})#(?P<stage>{NAME})#(?P<n>\d+)$")
-GATE_REPORT = "reports/gate.json"
+GATE_REPORT = A.GATE_REPORT
+IN_TAGS = "the model registry lives in git tags"
 
 
 @dataclass(frozen=True)
@@ -55,18 +57,6 @@ class Assignment:
     message: str
 
 
-def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    if proc.returncode != 0 and "not a git repository" in proc.stderr:
-        raise InputNotFoundError(
-            f"{root} is not a git repository: the model registry lives in git tags",
-            hint="run inside the project's git repository (`git init`, or `mlctl init`)",
-        )
-    if proc.returncode != 0:
-        raise ExternalError(f"git {' '.join(args[:2])} failed: {proc.stderr.strip()}", where=str(root))
-    return proc.stdout
-
-
 def check_name(name: str) -> str:
     """Model names are lower-case words with - or _ (they become parts of git tags)."""
     if not re.fullmatch(NAME, name):
@@ -77,7 +67,7 @@ def check_name(name: str) -> str:
 def _tags(root: Path) -> list[tuple[str, str, str, str]]:
     """(tag, commit, creation date, subject) for every tag in the repository."""
     fmt = "%(refname:strip=2)%00%(*objectname)%(objectname)%00%(creatordate:iso-strict)%00%(contents:subject)"
-    out = _git(root, "for-each-ref", "refs/tags", f"--format={fmt}")
+    out = git.output(root, "for-each-ref", "refs/tags", f"--format={fmt}", purpose=IN_TAGS)
     rows = []
     for line in out.splitlines():
         tag, objs, created, subject = line.split("\x00")
@@ -131,7 +121,7 @@ def _next_version(existing: list[Version], bump: str) -> str:
 def register(root: Path, name: str, ref: str = "HEAD", *, version: str | None = None, bump: str = "minor") -> Version:
     """Tag ``ref`` as a new version of ``name`` (``name@vX.Y.Z``)."""
     check_name(name)
-    commit = _git(root, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+    commit = git.output(root, "rev-parse", "--verify", f"{ref}^{{commit}}", purpose=IN_TAGS).strip()
     existing = versions(root, name)
     for v in existing:
         if v.commit == commit:
@@ -145,13 +135,13 @@ def register(root: Path, name: str, ref: str = "HEAD", *, version: str | None = 
     else:
         version = _next_version(existing, bump)
     tag = f"{name}@v{version}"
-    _git(root, "tag", "-a", tag, commit, "-m", f"Registering model {name} version v{version}")
+    git.output(root, "tag", "-a", tag, commit, "-m", f"Registering model {name} version v{version}", purpose=IN_TAGS)
     return next(v for v in versions(root, name) if v.tag == tag)
 
 
 def gate_report_at(root: Path, commit: str) -> dict | None:
     """reports/gate.json as committed at ``commit``, or None if it is not there."""
-    proc = subprocess.run(["git", "show", f"{commit}:{GATE_REPORT}"], cwd=root, capture_output=True, text=True)
+    proc = git.run(root, "show", f"{commit}:{GATE_REPORT}", check=False)
     if proc.returncode != 0:
         return None
     try:
@@ -195,7 +185,7 @@ def promote(root: Path, name: str, version: str, stage: str, *, message: str | N
 def _assign(root: Path, target: Version, stage: str, message: str) -> Assignment:
     numbers = [a.n for a in assignments(root, target.name) if a.stage == stage]
     tag = f"{target.name}#{stage}#{max(numbers, default=0) + 1}"
-    _git(root, "tag", "-a", tag, target.commit, "-m", message)
+    git.output(root, "tag", "-a", tag, target.commit, "-m", message, purpose=IN_TAGS)
     return next(a for a in assignments(root, target.name) if a.tag == tag)
 
 
@@ -258,7 +248,7 @@ def fetch_artifacts(root: Path, version: Version, dest: Path, paths: tuple[str, 
     return out
 
 
-MODEL_FILES = ("models/model.onnx", "models/model.json")
+MODEL_FILES = (A.ONNX_MODEL, A.MANIFEST)
 
 
 def materialise(root: Path, ref: str) -> tuple[Path, Path]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlctl.core.errors import ConfigError, ExternalError, InputNotFoundError
 from mlctl.core.progress import NoProgress, Progress
+from mlctl.repo import git
 
 if TYPE_CHECKING:
     from mlctl.core.project import Project
@@ -100,8 +101,7 @@ class ExpRunResult:
 
 
 def _require_commit(project: Project) -> None:
-    proc = subprocess.run(["git", "rev-parse", "--verify", "HEAD"], cwd=project.root, capture_output=True, text=True)
-    if proc.returncode != 0:
+    if git.head_commit(project.root) is None:
         raise InputNotFoundError(
             "DVC experiments need a git repository with at least one commit",
             where=str(project.root),

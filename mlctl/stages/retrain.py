@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlctl.core.errors import ConfigError, DataError, ExternalError, GateRejectedError, InputNotFoundError
 from mlctl.core.progress import NoProgress
+from mlctl.repo import git
 
 if TYPE_CHECKING:
     from mlctl.core.progress import Progress
@@ -50,13 +51,6 @@ class RetrainResult:
         """(metric, before, after) for every metric of the model."""
         names = sorted(set(self.metrics_before) | set(self.metrics_after))
         return [(n, self.metrics_before.get(n), self.metrics_after.get(n)) for n in names]
-
-
-def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ExternalError(f"git {args[0]} failed: {proc.stderr.strip()}", where=str(root))
-    return proc.stdout.strip()
 
 
 def _read_json(path: Path) -> dict:
@@ -134,13 +128,13 @@ def run(
             return result
     if data is not None and not Path(data).exists():
         raise InputNotFoundError("new data file not found", where=str(data))
-    if _git(root, "status", "--porcelain", "--untracked-files=no"):
+    if git.output(root, "status", "--porcelain", "--untracked-files=no").strip():
         raise ConfigError("the git work tree has uncommitted changes", hint="commit or stash them before retraining")
     result.metrics_before = _read_json(root / "metrics" / "evaluate.json").get("model", {})
     result.rows_before = _read_json(root / "data" / "raw" / "manifest.json").get("rows")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     result.branch = branch or f"{params.branch_prefix}/{stamp}"
-    _git(root, "checkout", "-q", "-b", result.branch)
+    git.output(root, "checkout", "-q", "-b", result.branch)
     if data is not None:
         source = target_source(collect, params.source)
         result.source = source.name
@@ -160,14 +154,14 @@ def run(
 
 def _commit(root: Path, result: RetrainResult) -> str:
     """Stage what the pipeline changed (small files in git, DVC pointers) and commit."""
-    _git(root, "add", "-u")
+    git.output(root, "add", "-u")
     extras = [p for p in ("dvc.lock", "metrics", "reports", "plots", "models", "data") if (root / p).exists()]
-    _git(root, "add", "--", *extras)  # new small outputs; DVC-tracked ones are git-ignored
+    git.output(root, "add", "--", *extras)  # new small outputs; DVC-tracked ones are git-ignored
     verdict = "accepted" if result.gate_passed else "rejected by the gate"
     message = (
         f"retrain ({result.trigger}): candidate {verdict}\n\n"
         f"rows: {result.rows_before} -> {result.rows_after} (+{result.appended_rows} appended)\n"
         + "".join(f"{m}: {b} -> {a}\n" for m, b, a in result.metric_changes())
     )
-    _git(root, "commit", "-q", "--allow-empty", "-m", message)
-    return _git(root, "rev-parse", "HEAD")
+    git.output(root, "commit", "-q", "--allow-empty", "-m", message)
+    return git.output(root, "rev-parse", "HEAD").strip()

@@ -10,6 +10,7 @@ from pathlib import Path
 from string import Template
 
 from mlctl.core.errors import ExternalError
+from mlctl.repo import git as gitcmd
 
 FALLBACK_IDENTITY = ("mlctl init", "mlctl-init@localhost")  # only when git has no user configured
 DVC_CONFIG = """[core]
@@ -67,7 +68,7 @@ def _run(cmd: list[str], cwd: Path, what: str) -> str:
 
 
 def git(root: Path, *args: str) -> str:
-    return _run(["git", *args], root, "git")
+    return gitcmd.output(root, *args)
 
 
 def dvc(root: Path, *args: str) -> str:
@@ -82,7 +83,7 @@ def identity_options(root: Path) -> list[str]:
     def configured(key: str, env: str) -> bool:
         if os.environ.get(env):
             return True
-        proc = subprocess.run(["git", "config", "--get", key], cwd=root, capture_output=True, text=True)
+        proc = gitcmd.run(root, "config", "--get", key, check=False)
         return proc.returncode == 0 and bool(proc.stdout.strip())
 
     has_name = configured("user.name", "GIT_AUTHOR_NAME")

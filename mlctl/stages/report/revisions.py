@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlctl.core.errors import ConfigError, ExternalError, InputNotFoundError
+from mlctl.repo import git
 
-GIT_TIMEOUT = 30  # seconds; local git commands take milliseconds
 DEFAULT_BASES = ("origin/main", "main", "HEAD~1")
 
 
@@ -30,7 +29,7 @@ class Base:
     def show(self, path: str) -> bytes | None:
         """The bytes of ``path`` (relative to the project) at the base, or None if it is not there."""
         # "./path" is resolved by git against cwd, so a project in a repository's subfolder works
-        done = _git(self.root, "show", f"{self.commit}:./{path}", text=False)
+        done = git.run(self.root, "show", f"{self.commit}:./{path}", text=False, check=False)
         return done.stdout if done.returncode == 0 else None
 
     def show_text(self, path: str) -> str | None:
@@ -48,25 +47,14 @@ class Base:
             return None
 
 
-def _git(root: Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=text, timeout=GIT_TIMEOUT, check=False
-        )
-    except FileNotFoundError:
-        raise ExternalError("git is not installed", hint="install git: the report compares git revisions") from None
-    except subprocess.TimeoutExpired:
-        raise ExternalError(f"`git {args[0]}` took longer than {GIT_TIMEOUT}s", where=str(root)) from None
-
-
 def _commit_of(root: Path, ref: str) -> str | None:
-    done = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    done = git.run(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
     return done.stdout.strip() if done.returncode == 0 else None
 
 
 def resolve_base(root: Path, ref: str | None = None) -> Base:
     """The given revision, else the first of origin/main, main, HEAD~1 that exists."""
-    inside = _git(root, "rev-parse", "--is-inside-work-tree")
+    inside = git.run(root, "rev-parse", "--is-inside-work-tree", check=False)
     if inside.returncode != 0:
         raise ExternalError(
             f"{root} is not inside a git repository",

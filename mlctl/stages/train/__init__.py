@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlctl.core.errors import DataError, InputNotFoundError
 from mlctl.core.progress import Progress
-from mlctl.core.provenance import git_commit, package_versions
+from mlctl.core.provenance import package_versions
+from mlctl.repo.git import head_commit
 from mlctl.stages.train.search import method_of
 from mlctl.stages.train.training import fit, select_features
 
@@ -129,7 +130,7 @@ def run(
         "data_hash": frame_hash(train),
         "packages": package_versions(),
         "seed": common.seed,
-        "git_commit": git_commit(project.root),
+        "git_commit": head_commit(project.root),
     }
     out_dir = project.path(params.model_dir, what="train.model_dir")
     rows = [row for c in trained.candidates for row in c.rows]
