@@ -15,7 +15,8 @@ from mlctl.cli import app
 from mlctl.core.errors import EXIT_DATA_INVALID, EXIT_NOT_FOUND, EXIT_USAGE, DataValidationError
 from mlctl.core.fileio import read_json, read_yaml
 from mlctl.core.project import Project
-from mlctl.data.profiling import bin_shares, histogram_edges, parquet_level_counts, psi
+from mlctl.data.drift import psi_shares as psi
+from mlctl.data.profiling import bin_shares, histogram_edges, parquet_level_counts
 from mlctl.data.schema import infer, load_schema, personal_columns, run_infer, save_schema
 from mlctl.params import load_params
 from mlctl.stages import validate as validate_stage

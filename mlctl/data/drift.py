@@ -1,4 +1,4 @@
-"""Statistical drift tests: pure functions over samples and binned counts.
+"""The statistics of data drift, in one place: bins, PSI and two-sample tests, pure functions over arrays.
 
 The test is chosen by feature type and sample size. Numeric: two-sample
 Kolmogorov–Smirnov while the samples are moderate, Wasserstein distance
@@ -58,19 +58,20 @@ def effective_size(n_ref: int, n_cur: int) -> float:
     return n_ref * n_cur / (n_ref + n_cur) if n_ref + n_cur else 0.0
 
 
-def bin_edges(values: np.ndarray, bins: int = 10) -> np.ndarray:
+def bin_edges(values: np.ndarray, bins: int = 10, *, ordered: np.ndarray | None = None) -> np.ndarray:
     """Inner bin edges from reference quantiles; a low-cardinality feature gets one bin per value.
 
     Bins are (-inf, e0], (e0, e1], ..., (e_last, inf); the caller keeps a separate
-    bin for missing values.
+    bin for missing values. ``ordered``: the finite values already sorted (saves a sort).
     """
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    if ordered is None:
+        ordered = np.sort(values[np.isfinite(values)])
+    if ordered.size == 0:
         return np.array([], dtype="float64")
-    uniq = np.unique(finite)
+    uniq = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
     if uniq.size <= bins:  # booleans, small counts: each value its own bin, cut at midpoints
         return (uniq[:-1] + uniq[1:]) / 2
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+    edges = np.unique(np.quantile(ordered, np.linspace(0, 1, bins + 1)[1:-1]))
     return edges.astype("float64")
 
 
@@ -81,15 +82,20 @@ def numeric_codes(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return codes
 
 
+def psi_shares(expected: Any, actual: Any, eps: float = PSI_EPS) -> float:
+    """Population stability index Σ (a−e)·ln(a/e) between two share vectors over the same bins."""
+    e = np.clip(np.asarray(expected, dtype="float64"), eps, None)
+    a = np.clip(np.asarray(actual, dtype="float64"), eps, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
 def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, eps: float = PSI_EPS) -> float:
-    """Population stability index Σ (c−r)·ln(c/r) over bin shares."""
+    """PSI over binned counts (NaN when either side is empty)."""
     ref_counts = np.asarray(ref_counts, dtype="float64")
     cur_counts = np.asarray(cur_counts, dtype="float64")
     if ref_counts.sum() == 0 or cur_counts.sum() == 0:
         return float("nan")
-    r = np.clip(ref_counts / ref_counts.sum(), eps, None)
-    c = np.clip(cur_counts / cur_counts.sum(), eps, None)
-    return float(np.sum((c - r) * np.log(c / r)))
+    return psi_shares(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum(), eps)
 
 
 def numeric_drift(

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-_EPS = 1e-4  # floor for shares in the PSI so an empty bin does not make it infinite
 
 
 def bin_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -31,27 +30,14 @@ def bin_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:
     return counts / valid
 
 
-def _quantiles(ordered: np.ndarray, qs: Any) -> np.ndarray:
-    """numpy's default (linear) quantiles of already sorted values, without another partition."""
-    import numpy as np
-
-    pos = np.asarray(qs, dtype="float64") * (len(ordered) - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
 def histogram_edges(values: np.ndarray, bins: int, *, ordered: np.ndarray | None = None) -> list[float]:
-    """Quantile bin edges; a column with few distinct values gets one bin per value (cut at midpoints)."""
+    """Quantile bin edges with both ends; a column with few distinct values gets one bin per value."""
     import numpy as np
+
+    from mlctl.data.drift import bin_edges
 
     ordered = np.sort(values) if ordered is None else ordered
-    distinct = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
-    if len(distinct) <= bins:
-        cuts = (distinct[1:] + distinct[:-1]) / 2
-    else:
-        cuts = np.unique(_quantiles(ordered, np.linspace(0, 1, bins + 1)[1:-1]))
-    return [float(ordered[0]), *map(float, cuts), float(ordered[-1])]
+    return [float(ordered[0]), *map(float, bin_edges(ordered, bins, ordered=ordered)), float(ordered[-1])]
 
 
 def numeric_profile(numbers: np.ndarray, bins: int) -> dict[str, Any]:
@@ -66,7 +52,7 @@ def numeric_profile(numbers: np.ndarray, bins: int) -> dict[str, Any]:
         "max": float(ordered[-1]),
         "mean": float(numbers.mean()),
         "std": float(numbers.std()),
-        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, _quantiles(ordered, QUANTILES), strict=True)},
+        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, np.quantile(ordered, QUANTILES), strict=True)},
         "histogram": {"edges": edges, "shares": bin_shares(numbers, edges).tolist()},
     }
 
@@ -75,15 +61,6 @@ def shares(counts: pd.Series, total: int | None = None) -> dict[str, float]:
     """Level -> share from value counts (keys as strings, as JSON stores them)."""
     total = total or int(counts.sum())
     return {str(k): int(v) / total for k, v in counts.items()}
-
-
-def psi(expected: Any, actual: Any) -> float:
-    """Population stability index between two share vectors over the same bins."""
-    import numpy as np
-
-    e = np.clip(np.asarray(expected, dtype="float64"), _EPS, None)
-    a = np.clip(np.asarray(actual, dtype="float64"), _EPS, None)
-    return float(np.sum((a - e) * np.log(a / e)))
 
 
 def null_counts(df: pd.DataFrame) -> dict[str, int]:
@@ -153,6 +130,8 @@ def column_stats(
     """Like ``current_stats``, from a numeric column's float64 values (NaN missing) or a category column's counts."""
     import numpy as np
 
+    from mlctl.data.drift import psi_shares
+
     stats: dict[str, Any] = {"null_rate": null_rate, "reference_null_rate": ref.get("null_rate", 0.0)}
     if values is not None:
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
@@ -160,7 +139,7 @@ def column_stats(
         valid = int(np.count_nonzero(~np.isnan(values)))
         outside = int(np.count_nonzero(values < ref["min"]) + np.count_nonzero(values > ref["max"]))
         stats.update(
-            psi=psi(hist["shares"], bin_shares(values, hist["edges"])),
+            psi=psi_shares(hist["shares"], bin_shares(values, hist["edges"])),
             out_of_range_share=outside / valid,
             min=low,
             max=high,
@@ -173,7 +152,7 @@ def column_stats(
         unseen_share = sum(current[k] for k in unseen)
         expected = [*levels.values(), 0.0]
         stats.update(
-            psi=psi(expected, [*(current.get(k, 0.0) for k in levels), unseen_share]),
+            psi=psi_shares(expected, [*(current.get(k, 0.0) for k in levels), unseen_share]),
             unseen_share=unseen_share,
             unseen_examples=unseen[:5],
         )
