@@ -18,10 +18,11 @@ def bundle(
 ) -> None:
     """Build dist/<name>-<version>.tar.gz with a checksum file, ready to copy to a device."""
     from mlctl.cli.output import RichProgress, ok, out, print_json, table, warn
+    from mlctl.params import override
     from mlctl.stages.bundle import run
 
     project, params = load(project_dir)
-    section = params.bundle if quantize is None else params.bundle.model_copy(update={"quantize": quantize})
+    section = override(params.bundle, {"quantize": quantize})
     if as_json:
         print_json(run(section, params.common, project).to_dict())
         return

@@ -59,19 +59,20 @@ def explain(
 
     Exits 8 if the exported ONNX model (when present) disagrees with scikit-learn on the row.
     """
-    from mlctl.cli.output import err, out, print_json
-    from mlctl.core.errors import EXIT_MODEL_INVALID
+    from mlctl.cli.output import out, print_json
+    from mlctl.core.errors import ModelError
     from mlctl.stages.explain import run
 
     project, params = load(project_dir)
     result = run(params.export, params.common, project, row=row, json_input=json_input, input_path=input_path)
+    if not as_json:
+        _print_explanation(result, out)
+    if result.agree is False:  # exit 8; with --json the explanation is the one JSON document (cli.handler)
+        exc = ModelError("the ONNX model disagrees with scikit-learn on this row", hint="run `mlctl export` again")
+        exc.report = result.to_dict()
+        raise exc
     if as_json:
         print_json(result.to_dict())
-    else:
-        _print_explanation(result, out)
-    if result.agree is False:
-        err.print("[bold red]model error:[/bold red] the ONNX model disagrees with scikit-learn on this row")
-        raise typer.Exit(EXIT_MODEL_INVALID)
 
 
 def _print_explanation(result, console) -> None:

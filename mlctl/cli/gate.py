@@ -23,25 +23,15 @@ def _print(report: dict) -> None:
     out.print(table(title, ["rule", "metric", "value", "limit", "outcome", "detail"], rows))
 
 
-@handled
+@handled(show=_print)
 def gate(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Check the candidate against the rules in `gate:` and write reports/gate.json; exit 5 if rejected."""
-    from mlctl.cli.output import RichProgress, err, ok, print_json
-    from mlctl.core.errors import GateRejectedError
+    from mlctl.cli.output import RichProgress, ok, print_json
     from mlctl.stages.gate import run
 
     project, params = load(project_dir)
-    try:
-        with RichProgress() as bar:
-            result = run(params.gate, params.common, project, progress=bar)
-    except GateRejectedError as exc:
-        if not as_json:
-            _print(exc.report)
-            raise
-        # one JSON document on stdout (the report, passed=false); the reason on stderr
-        print_json(exc.report)
-        err.print(f"[bold red]{exc.title}:[/bold red] {exc}", highlight=False)
-        raise typer.Exit(exc.exit_code) from None
+    with RichProgress() as bar:  # a rejection (exit 5) carries its report: cli.handler prints it
+        result = run(params.gate, params.common, project, progress=bar)
     if as_json:
         print_json(result.to_dict())
         return

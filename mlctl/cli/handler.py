@@ -32,11 +32,18 @@ def report(exc: BaseException, *, as_json: bool = False) -> int:
     return EXIT_INTERNAL
 
 
-def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command so MlctlError (and any crash) exits with its documented code."""
+def handled(fn: Callable[..., Any] | None = None, *, show: Callable[[dict], None] | None = None) -> Any:
+    """Wrap a command so MlctlError (and any crash) exits with its documented code.
+
+    An error that carries a report (a rejected gate, failed validation, detected drift) has the report
+    printed first: as the one JSON document on stdout with ``--json``, else by ``show``.
+    """
+    if fn is None:
+        return functools.partial(handled, show=show)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
@@ -44,6 +51,15 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:  # the one place errors become exit codes
             if type(exc).__module__.startswith("click"):
                 raise  # usage errors: typer/click print them and exit 2
-            raise typer.Exit(report(exc, as_json=bool(kwargs.get("as_json")))) from None
+            carried = getattr(exc, "report", None)
+            if isinstance(exc, MlctlError) and isinstance(carried, dict) and carried:
+                if as_json:
+                    from mlctl.cli.output import print_json
+
+                    print_json(carried)
+                    as_json = False  # the report is the one JSON document; the message goes to stderr
+                elif show is not None:
+                    show(carried)
+            raise typer.Exit(report(exc, as_json=as_json)) from None
 
     return wrapper

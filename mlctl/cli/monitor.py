@@ -10,7 +10,7 @@ from mlctl.cli.common import JsonOpt, ProjectOpt, load
 from mlctl.cli.handler import handled
 
 
-@handled
+@handled(show=lambda report: _show(report))  # drift (exit 7) carries its report
 def monitor(
     current: str = typer.Argument(
         None,
@@ -27,32 +27,19 @@ def monitor(
     Writes reports/monitor.{json,md,html}. Exit codes: 0 no drift, 7 drift or
     decay (retraining advised), 2/3/4/8 failures.
     """
-    from mlctl.cli.handler import report
     from mlctl.cli.output import RichProgress, print_json
-    from mlctl.core.errors import ConfigError, DriftDetected
+    from mlctl.params import override
     from mlctl.stages.monitor import run
 
     project, params = load(project_dir)
-    section = params.monitor
-    if window:
-        if window not in ("hour", "day", "week"):
-            raise ConfigError(f"--window must be hour, day or week (got {window!r})")
-        section = section.model_copy(update={"window": window})
-    drift: DriftDetected | None = None
+    section = override(params.monitor, {"window": window})
     with RichProgress() as bar:
-        try:
-            result = run(
-                section, params.common, project, bar, current=current, labels=labels, validate=params.validate_
-            )
-            data = result.to_dict()
-        except DriftDetected as exc:
-            drift, data = exc, exc.report
+        result = run(section, params.common, project, bar, current=current, labels=labels, validate=params.validate_)
+    data = result.to_dict()
     if as_json:
         print_json(data)
     else:
         _show(data)
-    if drift is not None:
-        raise typer.Exit(report(drift))
 
 
 def _show(data: dict) -> None:

@@ -26,11 +26,8 @@ def predict(
     as_json: bool = JsonOpt,
 ) -> None:
     """Score CSV, Parquet or JSON-lines files in chunks; bad rows go to a rejects file."""
-    from pydantic import ValidationError
-
     from mlctl.cli.output import RichProgress, ok, out, print_json, table, warn
-    from mlctl.core.errors import ConfigError
-    from mlctl.params.predict import PredictParams
+    from mlctl.params import override
     from mlctl.stages.predict import run
 
     project, params = load(project_dir)
@@ -44,13 +41,7 @@ def predict(
     if model and not manifest:
         manifest = str(Path(model).with_suffix(".json"))
     updates["manifest"] = manifest
-    try:
-        section = PredictParams.model_validate(
-            {**params.predict.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
-        )
-    except ValidationError as exc:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(msg, where="command line") from None
+    section = override(params.predict, updates)
     if as_json:
         result = run(section, params.common, project)
         print_json(result.to_dict())

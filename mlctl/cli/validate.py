@@ -105,24 +105,14 @@ def _print_report(report: dict[str, Any]) -> None:
         warn(message)
 
 
-@handled
+@handled(show=_print_report)
 def validate(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     """Check the raw data against data/schema.yaml and data/profile.json; write reports/validation.json."""
     from mlctl.cli.output import ok, print_json
-    from mlctl.core.errors import DataValidationError
     from mlctl.stages.validate import run
 
     project, params = load(project_dir)
-    try:
-        result = run(params.validate_, params.common, project)
-    except DataValidationError as exc:
-        if as_json:  # one JSON document on stdout: the report (the message goes to stderr)
-            from mlctl.cli.handler import report as report_error
-
-            print_json(exc.report)
-            raise typer.Exit(report_error(exc)) from None
-        _print_report(exc.report)
-        raise
+    result = run(params.validate_, params.common, project)  # a failure carries its report: cli.handler prints it
     if as_json:
         print_json(result.report)
         return

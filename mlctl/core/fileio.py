@@ -131,13 +131,6 @@ def read_yaml(path: str | Path) -> Any:
         raise DataError(f"not valid YAML: {exc}", where=str(path)) from None
 
 
-def write_yaml(path: str | Path, obj: Any) -> Path:
-    """Write YAML atomically, keeping key order."""
-    import yaml
-
-    return write_text(path, yaml.safe_dump(obj, sort_keys=False, allow_unicode=True))
-
-
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Return the hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()

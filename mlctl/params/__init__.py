@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, create_model
 
@@ -24,6 +24,7 @@ __all__ = [
     "Section",
     "Source",
     "load_params",
+    "override",
     "parse_params",
 ]
 
@@ -152,6 +153,20 @@ def parse_params(data: Any, source: str = "params.yaml") -> Params:
         return Params.model_validate(data)
     except ValidationError as exc:
         raise _format_errors(exc, source) from None
+
+
+S = TypeVar("S", bound=Section)
+
+
+def override(section: S, updates: dict[str, Any], where: str = "command line") -> S:
+    """``section`` with the options a person gave on the command line (None: not given), validated like params.yaml."""
+    given = {k: v for k, v in updates.items() if v is not None}
+    if not given:
+        return section
+    try:
+        return type(section).model_validate({**section.model_dump(), **given})
+    except ValidationError as exc:
+        raise _format_errors(exc, where) from None
 
 
 def load_params(path: str | Path) -> Params:

@@ -43,13 +43,6 @@ def to_png(fig: Figure, dpi: int = DPI) -> bytes:
     return buf.getvalue()
 
 
-def to_svg(fig: Figure) -> str:
-    """Render a figure to SVG text (for inline embedding)."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    return buf.getvalue()
-
-
 def short(label: Any, width: int = 18) -> str:
     """A tick label cut to ``width`` characters."""
     text = str(label)

@@ -115,11 +115,6 @@ def set_metadata(model: Any, props: dict[str, Any]) -> None:
         entry.value = value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def read_metadata(model: Any) -> dict[str, str]:
-    """The model's metadata_props as a plain dict."""
-    return {p.key: p.value for p in model.metadata_props}
-
-
 def opset_imports(model: Any) -> dict[str, int]:
     """Operator set versions the model needs, by domain ('ai.onnx' for the default)."""
     return {(imp.domain or "ai.onnx"): int(imp.version) for imp in model.opset_import}

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlctl.data.drift import FeatureDrift, Thresholds, categorical_drift, drift_share, numeric_drift, psi
+from mlctl.data.drift import (
+    FeatureDrift,
+    Thresholds,
+    categorical_drift,
+    dataset_drift,
+    drift_share,
+    numeric_drift,
+    psi,
+)
 from mlctl.stages.monitor.accumulate import PRED, Accumulator
 from mlctl.stages.monitor.reference import score_with_proba
 
@@ -221,7 +229,7 @@ def summary(features: list[FeatureDrift], params: MonitorParams) -> dict[str, An
         "features_drifted": sum(r.drifted for r in features),
         "drift_share": share,
         "drift_share_threshold": params.drift_share,
-        "dataset_drift": bool(features) and share >= params.drift_share,
+        "dataset_drift": dataset_drift(features, params.drift_share),
     }
 
 
