@@ -116,6 +116,8 @@ def read_json(path: str | Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"not valid JSON: {exc}", where=str(path)) from None
+    except UnicodeDecodeError:
+        raise DataError("not valid JSON: the file is not UTF-8", where=str(path)) from None
 
 
 def read_yaml(path: str | Path) -> Any:

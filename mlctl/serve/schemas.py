@@ -53,22 +53,22 @@ def feature_schema(spec: InputSpec, unknown: str) -> dict:
         if spec.categories is not None and unknown == "reject":
             schema["enum"] = list(spec.categories)
         elif spec.categories is not None:
-            schema["description"] = "known: " + ", ".join(spec.categories[:20]) + "; others are treated as missing"
+            schema["description"] = "known: " + ", ".join(spec.categories[:20]) + "; others are encoded as all zeros"
     if spec.nullable:
         schema = {"anyOf": [schema, {"type": "null"}]}
     return schema
 
 
-def instance_schema(inputs: list[InputSpec], unknown: str) -> dict:
+def instance_schema(inputs: list[InputSpec], unknown: str, extra: str = "reject") -> dict:
     return {
         "type": "object",
         "properties": {s.name: feature_schema(s, unknown) for s in inputs},
         "required": [s.name for s in inputs],
-        "additionalProperties": False,
+        "additionalProperties": extra == "ignore",
     }
 
 
-def predict_body(inputs: list[InputSpec], unknown: str, max_rows: int) -> dict:
+def predict_body(inputs: list[InputSpec], unknown: str, max_rows: int, extra: str = "reject") -> dict:
     """openapi_extra for POST /predict."""
     example = example_instance(inputs)
     schema = {
@@ -79,7 +79,7 @@ def predict_body(inputs: list[InputSpec], unknown: str, max_rows: int) -> dict:
                 "type": "array",
                 "minItems": 1,
                 "maxItems": max_rows,
-                "items": instance_schema(inputs, unknown),
+                "items": instance_schema(inputs, unknown, extra),
             }
         },
     }
@@ -90,7 +90,7 @@ def invocations_body(inputs: list[InputSpec], unknown: str, max_rows: int) -> di
     """openapi_extra for POST /invocations (MLflow scoring protocol; text/csv is accepted too)."""
     example = example_instance(inputs)
     names = [s.name for s in inputs]
-    record = instance_schema(inputs, unknown)
+    record = instance_schema(inputs, unknown, "ignore")  # as MLflow: columns without an input are ignored
     rows = {"type": "array", "minItems": 1, "maxItems": max_rows}
     schema = {
         "oneOf": [
@@ -128,7 +128,7 @@ def invocations_body(inputs: list[InputSpec], unknown: str, max_rows: int) -> di
     return body
 
 
-def v2_infer_body(inputs: list[InputSpec]) -> dict:
+def v2_infer_body(inputs: list[InputSpec], outputs: list[str]) -> dict:
     """openapi_extra for the Open Inference Protocol infer routes (JSON layout)."""
     example = example_instance(inputs)
     tensor = {
@@ -148,10 +148,14 @@ def v2_infer_body(inputs: list[InputSpec]) -> dict:
         "properties": {
             "id": {"type": "string"},
             "parameters": {"type": "object"},
-            "inputs": {"type": "array", "items": tensor},
+            "inputs": {"type": "array", "minItems": 1, "items": tensor},
             "outputs": {
                 "type": "array",
-                "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string", "enum": outputs}, "parameters": {"type": "object"}},
+                },
             },
         },
     }
@@ -204,5 +208,11 @@ PREDICT_OK = {
         "predictions": {"type": "array"},
         "probabilities": {"type": "array", "items": {"type": "object", "additionalProperties": {"type": "number"}}},
         "model_version": {"type": "string"},
+        "ignored_fields": {"type": "array", "items": {"type": "string"}},
     },
 }
+
+
+def text(description: str) -> dict:
+    """A documented 200 answer in plain text."""
+    return {200: {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from mlctl.errors import ModelError
+from mlctl.errors import MlctlError, ModelError
 from mlctl.runtime import OnnxModel
 from mlctl.serve.plain import Plan
 from mlctl.serve.schemas import example_instance
@@ -82,9 +82,14 @@ class ModelState:
                         hint="a model with new inputs needs a new deployment (restart `mlctl serve`)",
                     )
                 new.warm_up()
-            except Exception:
+            except MlctlError:
                 self.reloads["refused"] += 1
                 raise
+            except Exception as exc:  # whatever else a new model file can break: refused, never a 500
+                self.reloads["refused"] += 1
+                raise ModelError(
+                    f"the new model cannot be loaded: {exc!r}"[:500], where=self.config.model_path
+                ) from exc
             self.served = new  # one attribute assignment: requests see the old or the new model, never a mix
             self.reloads["ok"] += 1
             return old.version, new.version
