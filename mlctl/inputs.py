@@ -190,7 +190,7 @@ def _categorical_codes(
 def _numbers(arr: np.ndarray) -> np.ndarray:
     """Which values are numbers (not booleans, not NaN)."""
     return np.fromiter(
-        (isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) and v == v for v in arr.tolist()),
+        (isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) and v == v for v in arr),
         dtype=bool,
         count=len(arr),
     )

@@ -190,7 +190,7 @@ class OnnxModel:
     # -- inputs ---------------------------------------------------------------------------
 
     def check_columns(
-        self, columns: Mapping[str, Sequence | np.ndarray], n_rows: int, *, unknown: Unknown = "missing"
+        self, columns: Mapping[str, Sequence | np.ndarray], n_rows: int, *, unknown: Unknown = "ignore"
     ) -> Checked:
         """Validate raw columns against the input schema; bad rows are reported, not fed."""
         missing = [n for n in self.input_names if n not in columns]
@@ -214,7 +214,7 @@ class OnnxModel:
             feeds[spec.name] = values.reshape(-1, 1)
         return Checked(feeds, ok, reasons)
 
-    def check_records(self, records: Sequence[Mapping[str, Any]], *, unknown: Unknown = "missing") -> Checked:
+    def check_records(self, records: Sequence[Mapping[str, Any]], *, unknown: Unknown = "ignore") -> Checked:
         """Validate JSON records: extra or missing keys are per-row reasons too."""
         names = self.input_names
         expected = set(names)

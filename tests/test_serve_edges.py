@@ -73,9 +73,7 @@ def test_csv_field_longer_than_the_csv_modules_limit_is_a_4xx(server, built):
     names = list(rec(built))
     row = ["x" * 140_000] + ["1"] * (len(names) - 1)
     body = ",".join(names) + "\n" + ",".join(row) + "\n"
-    r = httpx.post(
-        server.url + "/invocations", content=body.encode(), headers={"content-type": "text/csv"}, timeout=30
-    )
+    r = httpx.post(server.url + "/invocations", content=body.encode(), headers={"content-type": "text/csv"}, timeout=30)
     assert r.status_code in (400, 413, 422), r.text
     assert "error_code" in r.json()
 
@@ -151,7 +149,8 @@ def test_invocations_parquet_body(server, built):
     assert r.status_code == 200, r.text
     expected = httpx.post(server.url + "/predict", json={"instances": records(built["frame"], slice(0, 4))})
     assert r.json()["predictions"] == expected.json()["predictions"]
-    bad = httpx.post(server.url + "/invocations", content=b"PAR1junk", headers={"content-type": "application/x-parquet"})
+    parquet = {"content-type": "application/x-parquet"}
+    bad = httpx.post(server.url + "/invocations", content=b"PAR1junk", headers=parquet)
     assert bad.status_code == 400
 
 
@@ -241,9 +240,8 @@ def test_compressed_bodies_count_their_decoded_size(server, built):
         headers={"content-type": "application/json", "content-encoding": "gzip"},
     )
     assert r.status_code == 413 and "error_code" in r.json()
-    r = httpx.post(
-        server.url + "/predict", content=b"not gzip", headers={"content-type": "application/json", "content-encoding": "gzip"}
-    )
+    gz = {"content-type": "application/json", "content-encoding": "gzip"}
+    r = httpx.post(server.url + "/predict", content=b"not gzip", headers=gz)
     assert r.status_code == 400
     r = httpx.post(server.url + "/predict", content=b"x", headers={"content-encoding": "br"})
     assert r.status_code == 415
@@ -262,7 +260,8 @@ def test_text_plain_bodies_are_415(server, built):
     r = httpx.post(server.url + "/predict", content=body, headers={"content-type": "text/plain"})
     assert r.status_code == 415
     v2 = {"inputs": [{"name": "x1", "shape": [1], "datatype": "FP32", "data": [1.0]}]}
-    r = httpx.post(server.url + "/v2/models/model/infer", content=json.dumps(v2), headers={"content-type": "text/plain"})
+    text = {"content-type": "text/plain"}
+    r = httpx.post(server.url + "/v2/models/model/infer", content=json.dumps(v2), headers=text)
     assert r.status_code == 415 and "error" in r.json()
 
 
@@ -278,9 +277,7 @@ def test_malformed_manifest_reload_is_409(built, tmp_path, monkeypatch, content)
     models = tmp_path / "m"
     shutil.copytree(built["model"].parent, models)
     manifest = models / built["manifest_path"].name
-    config = serve_config(
-        {"model": models / built["model"].name, "manifest_path": manifest}, tmp_path, log_dir=None
-    )
+    config = serve_config({"model": models / built["model"].name, "manifest_path": manifest}, tmp_path, log_dir=None)
     monkeypatch.setenv("MLCTL_ADMIN_TOKEN", TOKEN)
     with ThreadServer(create_app(config)) as srv:
         if content == "no-kind":
