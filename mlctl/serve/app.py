@@ -88,7 +88,7 @@ class ServeApp(FastAPI):
         super().add_middleware(*args, **kwargs)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if self.state.ctx.state.shutting_down and scope["type"] == "http" and scope["path"] not in STILL_ANSWERED:
+        if self.state.ctx.state.draining and scope["type"] == "http" and scope["path"] not in STILL_ANSWERED:
             await _closing(scope, send)
             return
         direct = self.direct
@@ -155,7 +155,8 @@ def _hook_signals(ctx: Context, loop: asyncio.AbstractEventLoop):
             if callable(handler):
                 handler(sig, frame)
             return
-        ctx.state.shutting_down = True  # new requests: 503 + Connection: close (ServeApp) until uvicorn drains
+        ctx.state.shutting_down = True
+        ctx.state.draining = True  # new requests: 503 + Connection: close (ServeApp) until uvicorn drains
         log.warning("signal %d: answering 503 for %.1f s, then draining in-flight requests", sig, drain)
         if callable(handler):
             loop.call_soon_threadsafe(loop.call_later, drain, handler, sig, frame)

@@ -54,6 +54,7 @@ class ModelState:
         self.served = Served(model or load_model(config))
         self.warm = False
         self.shutting_down = False
+        self.draining = False  # the drain window after SIGTERM (serve.drain_seconds): new requests get 503
         self.reloads = {"ok": 0, "refused": 0}
         self._lock = threading.Lock()
 

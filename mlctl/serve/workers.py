@@ -51,6 +51,8 @@ class Snapshots:
             source_model_path=self.source.model_path,
             source_manifest_path=self.source.manifest_path,
             supervisor_pid=os.getpid(),
+            # a worker being replaced must stop taking connections at once: the others share its socket
+            drain_seconds=0.0,
         )
         (self.root / GENERATION_FILE).write_text(json.dumps({"generation": self.generation}))
         return config
