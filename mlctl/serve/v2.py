@@ -166,7 +166,7 @@ def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
         body = await request.body()
         try:
             head, binary = split_body(body, request.headers.get(HEADER))
-            header = parse_json(head)
+            header = parse_json(head, allow_nan=True)  # tritonclient writes a missing FP32 as NaN
             if not isinstance(header, dict):
                 raise TensorError("the request must be a JSON object with 'inputs'")
             wanted = _requested(header, outputs_meta(served))
