@@ -188,9 +188,9 @@ def _categorical_codes(
 
 
 def _numbers(arr: np.ndarray) -> np.ndarray:
-    """Which values are numbers (not booleans, not NaN)."""
+    """Which values are numbers or booleans (not NaN): not text, so a category only if one of them."""
     return np.fromiter(
-        (isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) and v == v for v in arr),
+        (isinstance(v, (int, float, np.number, np.bool_)) and v == v for v in arr),
         dtype=bool,
         count=len(arr),
     )

@@ -73,7 +73,7 @@ def _check(model: OnnxModel, columns: dict, n: int, unknown: str) -> Checked:
                 elif isinstance(v, str):
                     s = v
                 elif isinstance(v, bool):
-                    s = str(v)
+                    s, number = str(v), True
                 elif isinstance(v, (int, float)):
                     number = True
                     try:

@@ -170,7 +170,7 @@ def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
     @api.get("/ping", summary="MLflow health check: 200 once the model is ready", tags=["mlflow"])
     async def ping(request: Request) -> Response:
         ok = context(request).state.ready
-        return Response("\n", status_code=200 if ok else 503, media_type="application/json")
+        return json_response({"status": "ready" if ok else "not ready"}, 200 if ok else 503)
 
     @api.get(
         "/version",

@@ -10,7 +10,8 @@ from typing import Any
 
 from mlctl.runtime import InputSpec
 
-FLOAT32_MAX = 3.4e38
+# the smallest float64 that rounds to an infinite float32 (2^128 - 2^103): below it a number is finite
+FLOAT32_LIMIT = 2.0**128 - 2.0**103
 V2_DATATYPES = [
     "BOOL",
     "UINT8",
@@ -45,11 +46,17 @@ def feature_schema(spec: InputSpec, unknown: str) -> dict:
     """JSON schema of one feature's value."""
     if spec.kind == "numeric":
         # the model computes in float32: larger magnitudes would be infinite
-        schema: dict[str, Any] = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+        schema: dict[str, Any] = {
+            "type": "number",
+            "exclusiveMinimum": -FLOAT32_LIMIT,
+            "exclusiveMaximum": FLOAT32_LIMIT,
+        }
         if spec.min is not None and spec.max is not None:
             schema["description"] = f"seen in training: {spec.min:g} to {spec.max:g}"
     else:
         schema = {"type": "string"}
+        if not spec.nullable:
+            schema["minLength"] = 1  # "" is how a missing category is written
         if spec.categories is not None and unknown == "reject":
             schema["enum"] = list(spec.categories)
         elif spec.categories is not None:
