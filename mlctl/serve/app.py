@@ -23,6 +23,7 @@ from mlctl.serve import mlflow, predict, v2
 from mlctl.serve.batching import Batcher
 from mlctl.serve.config import TOKEN_ENV, ServeConfig
 from mlctl.serve.context import Context, context
+from mlctl.serve.docs import docs_routes
 from mlctl.serve.http import json_response
 from mlctl.serve.limits import BodyLimitMiddleware, error_body
 from mlctl.serve.logging import RequestLog
@@ -57,8 +58,11 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
         lifespan=_lifespan(ctx),
         # FastAPI's native OpenTelemetry hooks cost more per request than the model; /metrics covers it
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # /docs is served with local assets (docs_routes): no request leaves the machine
+        redoc_url=None,
     )
     app.state.ctx = ctx
+    docs_routes(app)
     app.include_router(predict.router(served, config.unknown_category, config.max_rows, config.extra_fields))
     app.include_router(mlflow.router(served, config.unknown_category, config.max_rows))
     app.include_router(v2.router(served, config.unknown_category, config.max_rows))
