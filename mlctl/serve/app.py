@@ -29,7 +29,7 @@ from mlctl.serve.limits import BodyLimitMiddleware, error_body
 from mlctl.serve.logging import RequestLog
 from mlctl.serve.metrics import CONTENT_TYPE, Metrics
 from mlctl.serve.middleware import ObserveMiddleware, RequestIds
-from mlctl.serve.schemas import text
+from mlctl.serve.schemas import name_paths, text
 from mlctl.serve.state import ModelState
 
 log = logging.getLogger("mlctl.serve")
@@ -86,6 +86,11 @@ class ServeApp(FastAPI):
     """
 
     direct: Any = None
+
+    def openapi(self) -> dict:
+        if not self.openapi_schema:
+            self.openapi_schema = name_paths(super().openapi(), self.state.ctx.state.served.name)
+        return self.openapi_schema
 
     def add_middleware(self, *args: Any, **kwargs: Any) -> None:
         self.direct = None

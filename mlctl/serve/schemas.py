@@ -46,11 +46,8 @@ def feature_schema(spec: InputSpec, unknown: str) -> dict:
     """JSON schema of one feature's value."""
     if spec.kind == "numeric":
         # the model computes in float32: larger magnitudes would be infinite
-        schema: dict[str, Any] = {
-            "type": "number",
-            "exclusiveMinimum": -FLOAT32_LIMIT,
-            "exclusiveMaximum": FLOAT32_LIMIT,
-        }
+        number = {"type": "number", "exclusiveMinimum": -FLOAT32_LIMIT, "exclusiveMaximum": FLOAT32_LIMIT}
+        schema: dict[str, Any] = {"anyOf": [number, {"type": "boolean"}]}  # true/false score as 1/0
         if spec.min is not None and spec.max is not None:
             schema["description"] = f"seen in training: {spec.min:g} to {spec.max:g}"
     else:
@@ -63,6 +60,16 @@ def feature_schema(spec: InputSpec, unknown: str) -> dict:
             schema["description"] = "known: " + ", ".join(spec.categories[:20]) + "; others are encoded as all zeros"
     if spec.nullable:
         schema = {"anyOf": [schema, {"type": "null"}]}
+    return schema
+
+
+def name_paths(schema: dict, model_name: str) -> dict:
+    """The OpenAPI schema with the V2 ``model_name`` path parameter limited to the served model's name."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if param.get("in") == "path" and param.get("name") == "model_name":
+                    param["schema"] = {**param.get("schema", {}), "enum": [model_name]}
     return schema
 
 
