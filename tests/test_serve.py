@@ -269,7 +269,7 @@ def test_chunked_bodies_are_counted(clf):
 
 def test_request_log_parquet(clf):
     recs = records(clf["frame"], slice(50, 54))
-    recs[0]["colour"] = "purple"  # unknown: scored as missing, logged as sent
+    recs[0]["colour"] = "purple"  # unknown: scored as all zeros, logged as sent
     r = post(clf["url"], "/predict", {"instances": recs}, headers={"x-request-id": "log-check-1"})
     assert r.status_code == 200
     ctx = _ctx(clf)
