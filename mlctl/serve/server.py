@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,7 +67,9 @@ class Prepared:
         server = uvicorn.Server(uvicorn.Config(create_app(self.config, self.model), **common))
         # uvicorn re-raises the signal it stopped on once it has drained, which would end the process
         # with -SIGTERM; a clean drain is a normal exit (0)
-        previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {}
+        if threading.current_thread() is threading.main_thread():  # signals are the main thread's only
+            previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             server.run()
         finally:
