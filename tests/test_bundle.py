@@ -156,7 +156,7 @@ def test_runner_reports_bad_rows_and_refuses_a_tampered_model(projects, isolated
     bundle_dir = extract(root, build(root)["archive"])
     records = exported.frame.head(5).to_dict(orient="records")
     records[1]["x1"] = "abc"
-    records[2]["region"] = "moon"  # unknown: scored as missing unless --reject-unknown
+    records[2]["region"] = "moon"  # unknown: all zeros (as scikit-learn scores it) unless --reject-unknown
     del records[3]["colour"]
     (bundle_dir / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     proc = run_isolated(bundle_dir, isolated_path, "in.jsonl")
@@ -164,6 +164,10 @@ def test_runner_reports_bad_rows_and_refuses_a_tampered_model(projects, isolated
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [o.get("error") for o in out] == [None, "x1: expected a number", None, "colour: field required", None]
     assert "prediction" in out[2]
+    labels, proba = exported.sklearn_predict(pd.DataFrame([records[2]]))
+    assert out[2]["prediction"] == str(labels[0])
+    cols = [f"proba_{c}" for c in exported.manifest["classes"]]
+    np.testing.assert_allclose([float(out[2][c]) for c in cols], proba[0], atol=1e-4)
     proc = run_isolated(bundle_dir, isolated_path, "in.jsonl", "--reject-unknown")
     assert json.loads(proc.stdout.splitlines()[2])["error"] == "region: unknown category"
     with open(bundle_dir / "model.onnx", "ab") as fh:

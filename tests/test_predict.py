@@ -107,17 +107,17 @@ def test_bad_rows_go_to_rejects_with_reasons(models, tmp_path, ext):
     assert manifest["rows_rejected"] == 4
 
 
-def test_unknown_category_scored_as_missing_by_default(models, tmp_path):
+def test_unknown_category_scored_as_scikit_learn_does_by_default(models, tmp_path):
+    """predict.unknown_category: ignore → all zeros (OneHotEncoder handle_unknown="ignore"), not the missing level."""
     exported = models["classification"]
     root = make_predict_project(tmp_path, exported)
     df = exported.frame.head(50).copy()
     df.loc[5, "colour"] = "purple"
-    write_frame(df, root / "data/in.parquet")
-    assert invoke(root, "data/in.parquet", "out/p.parquet").exit_code == 0
-    out = pd.read_parquet(root / "out/p.parquet")
-    expected = df.copy()
-    expected.loc[5, "colour"] = None
-    check_parity(exported, expected, out)
+    for fmt in ("parquet", "csv"):
+        write_frame(df, root / f"data/in.{fmt}")
+        assert invoke(root, f"data/in.{fmt}", f"out/p.{fmt}.parquet").exit_code == 0
+        out = pd.read_parquet(root / f"out/p.{fmt}.parquet")
+        check_parity(exported, df, out)
 
 
 def test_reject_threshold_fails_with_no_output(models, tmp_path):

@@ -86,7 +86,7 @@ def test_predict_single_row_and_client_request_id(clf):
     [
         ({"x1": "abc"}, "x1", "expected a number"),
         ({"x1": None}, "x1", "missing value not allowed"),
-        ({"region": 3.5}, "region", "unknown category"),
+        ({"region": 3.5}, "region", "expected a string"),  # a number where a category is expected
         ({"colour": ["red"]}, "colour", "expected a string"),
         ({"x2": [None, None]}, "x2", "expected a number"),  # found by fuzzing: numpy made a 2-D array of it
         ({"count": {"a": 1}}, "count", "expected a number"),
@@ -102,18 +102,20 @@ def test_predict_rejects_bad_fields_per_field(strict, change, loc, msg):
     assert {"loc": ["instances", 3, loc], "msg": msg} in r.json()["detail"]
 
 
-def test_predict_missing_feature_and_unknown_category_as_missing(clf):
+def test_predict_missing_feature_and_unknown_category_as_zeros(clf):
     recs = records(clf["frame"], slice(0, 2))
     del recs[1]["x1"]
     r = post(clf["url"], "/predict", {"instances": recs})
     assert r.status_code == 422
     assert r.json()["detail"] == [{"loc": ["instances", 1, "x1"], "msg": "field required"}]
     recs = records(clf["frame"], slice(0, 1))
-    recs[0]["colour"] = "purple"  # serve.unknown_category: missing → scored like a missing colour
+    recs[0]["colour"] = "purple"  # serve.unknown_category: ignore → all zeros, as scikit-learn encodes it
     missing = {**recs[0], "colour": None}
     a = post(clf["url"], "/predict", {"instances": recs}).json()
     b = post(clf["url"], "/predict", {"instances": [missing]}).json()
-    assert a["probabilities"] == b["probabilities"]
+    assert a["probabilities"] != b["probabilities"]  # not the missing level
+    _, proba = sklearn_predict(clf, recs)
+    assert [a["probabilities"][0][k] for k in ("no", "yes")] == pytest.approx(list(proba[0]), abs=1e-5)
 
 
 def test_predict_infinite_and_malformed(clf):
@@ -267,7 +269,7 @@ def test_chunked_bodies_are_counted(clf):
 
 def test_request_log_parquet(clf):
     recs = records(clf["frame"], slice(50, 54))
-    recs[0]["colour"] = "purple"  # unknown: scored as missing, logged as sent
+    recs[0]["colour"] = "purple"  # unknown: scored as all zeros, logged as sent
     r = post(clf["url"], "/predict", {"instances": recs}, headers={"x-request-id": "log-check-1"})
     assert r.status_code == 200
     ctx = _ctx(clf)

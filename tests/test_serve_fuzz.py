@@ -46,3 +46,24 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(tmp_path):
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "500" not in result.stdout.split("SUMMARY")[-1]
+
+
+@pytest.mark.slow
+def test_short_run_of_the_fuzz_benchmark_with_every_check(tmp_path):
+    """benchmarks/fuzz_serve.py's run (`--checks all`, every route), short: no 5xx among the answers."""
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    schemathesis_cli()  # skips when schemathesis is absent, as above
+    spec = importlib.util.spec_from_file_location("fuzz_serve", REPO / "benchmarks" / "fuzz_serve.py")
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    built = build_model(tmp_path / "models", "classification")
+    app = create_app(serve_config(built, tmp_path, log_dir=None))
+    (tmp_path / "report").mkdir()
+    with ThreadServer(app) as server:
+        result = fuzz.schemathesis(server.url, 150, seed=11, workers=1, report=tmp_path / "report")
+    assert result["requests"] > 150, result["summary"]
+    assert result["server_errors"] == 0, result["server_error_examples"]
+    assert result["status_counts"].get(200, 0) > 0  # valid requests got through, not only rejections

@@ -42,7 +42,10 @@ def open_csv(path: Path, block_size: int, *, types: Mapping[str, pa.DataType] | 
     import pyarrow.csv as pcsv
 
     return pcsv.open_csv(
-        path, read_options=pcsv.ReadOptions(block_size=block_size), convert_options=_convert(types or {}, None)
+        path,
+        read_options=pcsv.ReadOptions(block_size=block_size),
+        parse_options=pcsv.ParseOptions(invalid_row_handler=lambda row: "skip"),  # ragged rows: rejects later
+        convert_options=_convert(types or {}, None),
     )
 
 
@@ -115,12 +118,20 @@ class CsvBlock:
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
-        return pcsv.read_csv(
+        ragged: dict[int, str] = {}
+
+        def invalid(row) -> str:  # a row with too many or too few fields: a reject, not the end of the job
+            ragged[row.number - 1] = f"{row.actual_columns} fields where the header has {row.expected_columns}"
+            return "skip"
+
+        table = pcsv.read_csv(
             pa.py_buffer(self.body),
             # one thread a block: the caller parses several blocks at once
             read_options=pcsv.ReadOptions(column_names=list(self.names), use_threads=False),
+            parse_options=pcsv.ParseOptions(invalid_row_handler=invalid),
             convert_options=_convert(types, list(self.columns)),
         )
+        return with_invalid_rows(table, ragged) if ragged else table
 
 
 def csv_blocks(path: Path, kinds: Mapping[str, str], columns: list[str], chunk_rows: int) -> Iterator[CsvBlock]:
@@ -176,3 +187,39 @@ def _header_names(header: bytes, path: Path) -> list[str]:
         return pcsv.read_csv(pa.py_buffer(header)).schema.names
     except pa.ArrowInvalid as exc:
         raise DataError(f"cannot read the CSV header: {exc}", where=str(path)) from None
+
+
+INVALID_ROWS = b"mlctl.invalid_rows"  # schema metadata: {row index: reason} of rows that could not be parsed
+
+
+def with_invalid_rows(table: pa.Table, invalid: Mapping[int, str]) -> pa.Table:
+    """``table`` with an all-null row put back at each index of ``invalid``, the reasons in its metadata.
+
+    The rows keep their positions, so row numbers stay those of the file and the scorer
+    turns each one into a reject with its reason (mlctl.batch.score).
+    """
+    import json
+
+    import pyarrow as pa
+
+    nulls = pa.Table.from_arrays([pa.nulls(1, f.type) for f in table.schema], schema=table.schema)
+    padded = pa.concat_tables([table, nulls])
+    n = table.num_rows + len(invalid)
+    order, kept = [], 0
+    for i in range(n):
+        if i in invalid:
+            order.append(table.num_rows)
+        else:
+            order.append(kept)
+            kept += 1
+    out = padded.take(pa.array(order, pa.int64()))
+    meta = {**(table.schema.metadata or {}), INVALID_ROWS: json.dumps({str(i): r for i, r in invalid.items()})}
+    return out.replace_schema_metadata(meta)
+
+
+def invalid_rows(table: pa.Table) -> dict[int, str]:
+    """The rows ``with_invalid_rows`` marked, by index."""
+    import json
+
+    raw = (table.schema.metadata or {}).get(INVALID_ROWS)
+    return {int(i): r for i, r in json.loads(raw).items()} if raw else {}

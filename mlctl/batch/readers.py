@@ -69,6 +69,11 @@ def resolve(project: Project, spec: str) -> Inputs:
             files = [path]
         else:
             raise InputNotFoundError("input file not found", where=str(path), hint="check the path or run `dvc pull`")
+    # one file reached through several paths (data/*/../x.csv, symlinks) is scored once
+    unique: dict[Path, Path] = {}
+    for f in files:
+        unique.setdefault(f.resolve(), f)
+    files = list(unique.values())
     formats = {table_format(f) for f in files}
     if len(formats) > 1:
         raise DataError(f"input mixes formats {sorted(formats)}", where=spec, hint="score one format per job")

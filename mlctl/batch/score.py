@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlctl.batch import arrays
-from mlctl.batch.csvfiles import FALSE_TOKENS, TRUE_TOKENS
+from mlctl.batch.csvfiles import FALSE_TOKENS, TRUE_TOKENS, invalid_rows
 from mlctl.onnxmodel.inputs import Coded
 
 if TYPE_CHECKING:
@@ -103,6 +103,9 @@ class ChunkScorer:
         n = table.num_rows
         raw = {s.name: to_raw(table.column(s.name), s.kind) for s in self.model.inputs}
         checked = self.model.check_columns(raw, n, unknown=self.unknown)  # type: ignore[arg-type]
+        for i, reason in invalid_rows(table).items():  # CSV rows that could not be parsed: rejects
+            checked.ok[i] = False
+            checked.reasons[i] = [reason]
         rows = np.arange(start, start + n, dtype=np.int64)
         ok = checked.ok
         all_ok = bool(ok.all())

@@ -12,7 +12,7 @@ model's input schema gets an ``error`` instead (exit status 4 if any did).
 The model's sha256 is checked against the manifest before anything runs. Inputs
 are encoded exactly as mlctl encodes them: numbers as float32 with NaN for
 missing; categories as strings with "" for missing; an unknown category is
-treated as missing (or an error with --reject-unknown). This file is copied
+encoded as all zeros, as scikit-learn's one-hot encoder does (or an error with --reject-unknown). This file is copied
 into the bundle by `mlctl bundle`; it must not import mlctl, pandas or sklearn.
 """
 
@@ -121,10 +121,10 @@ def encode_row(record: dict, inputs: list[dict], from_csv: bool, reject_unknown:
             else:
                 value = encode_category(record[name], from_csv)
                 missing = value == ""
-                if not missing and spec.get("categories") is not None and value not in spec["_known"]:
-                    if reject_unknown:
-                        raise RowError("unknown category")
-                    value = ""  # scored as missing (as mlctl does); not a missing value for `nullable`
+                # an unknown category is kept: the one-hot encoder scores it as all zeros, as scikit-learn does
+                unknown = not missing and spec.get("categories") is not None and value not in spec["_known"]
+                if unknown and reject_unknown:
+                    raise RowError("unknown category")
         except RowError as exc:
             raise RowError(f"{name}: {exc}") from None
         if missing and not spec.get("nullable", True):

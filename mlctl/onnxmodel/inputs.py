@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-Unknown = Literal["reject", "missing"]
+# reject: an error; ignore: encoded as all zeros (scikit-learn's OneHotEncoder handle_unknown="ignore"),
+# whatever the missing level; missing: encoded as the missing category (monitoring's profiles)
+Unknown = Literal["reject", "ignore", "missing"]
+UNKNOWN_CODE = -1  # a category position that one-hot encodes to all zeros
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,15 @@ def categorical_values(
         # a hash lookup (pandas isin), not np.isin's sort: linear in the rows
         unseen = ~null & ~wrong & ~pd.Series(values, dtype=object).isin(known).to_numpy()
         if unseen.any():
+            number = unseen & _numbers(arr)
+            if number.any():  # a number where a category is expected, and not one of the categories
+                bad.append(("expected a string", number))
+                unseen &= ~number
             if unknown == "reject":
                 bad.append(("unknown category", unseen))
-            else:  # treat as missing: the encoder's handling of unknowns is the same
+            elif unknown == "missing":
                 values[unseen] = MISSING_CATEGORY
+            # ignore: the unknown string itself, which the one-hot encoder encodes as all zeros
     if positions is not None:
         values = np.array([positions.get(v, -1) for v in values.tolist()], dtype=np.int64)
     return values, bad
@@ -188,12 +196,27 @@ def _categorical_codes(
         bad.append(("expected a string", wrong))
     if not spec.nullable and null.any():
         bad.append(("missing value not allowed", null))
+    number = np.append(_numbers(cats) & cat_unseen, False)[idx]
+    if number.any():  # a number where a category is expected, and not one of the categories
+        bad.append(("expected a string", number))
+        unseen &= ~number
     if unseen.any():
         if unknown == "reject":
             bad.append(("unknown category", unseen))
-        else:
+        elif unknown == "missing":
             values[unseen] = missing
+        elif positions is not None:  # ignore: no position, encoded as all zeros
+            values[unseen] = UNKNOWN_CODE
     return values, bad
+
+
+def _numbers(arr: np.ndarray) -> np.ndarray:
+    """Which values are numbers or booleans (not NaN): not text, so a category only if one of them."""
+    return np.fromiter(
+        (isinstance(v, (int, float, np.number, np.bool_)) and v == v for v in arr),
+        dtype=bool,
+        count=len(arr),
+    )
 
 
 def _strings_slow(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mlctl.core import artifacts as A
 from mlctl.params.base import Section
@@ -20,8 +20,14 @@ class PredictParams(Section):
     manifest: str = A.MANIFEST
     passthrough: list[str] = Field(default_factory=list)  # id columns copied to the output
     chunk_rows: int = Field(default=100_000, ge=1)
-    unknown_category: Literal["reject", "missing"] = "missing"
+    # scikit-learn's OneHotEncoder semantics: ignore encodes an unknown category as all zeros; reject: a reject row
+    unknown_category: Literal["ignore", "reject"] = "ignore"
     max_reject_share: float = Field(default=0.05, ge=0, le=1)
     engine: Literal["local", "dask"] = "local"
     scheduler: str | None = None  # dask scheduler address; none: a LocalCluster
     dask_workers: int = Field(default=2, ge=1)  # LocalCluster size when no scheduler is given
+
+    @field_validator("unknown_category", mode="before")
+    @classmethod
+    def _old_name(cls, value: object) -> object:
+        return "ignore" if value == "missing" else value  # the policy's former name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mlctl.core import artifacts as A
 from mlctl.params.base import Section
@@ -20,9 +20,17 @@ class ServeParams(Section):
     manifest: str = A.MANIFEST
     max_rows: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    unknown_category: Literal["reject", "missing"] = "missing"
+    # scikit-learn's OneHotEncoder semantics: ignore encodes an unknown category as all zeros; reject: 422
+    unknown_category: Literal["ignore", "reject"] = "ignore"
+    extra_fields: Literal["reject", "ignore"] = "reject"  # /predict records with fields the model has no input for
+    drain_seconds: float = Field(default=2.0, ge=0)  # after SIGTERM: answer 503 + Connection: close this long
     batch_rows: int = Field(default=64, ge=1)  # rows of concurrent /predict requests scored in one call; 1: off
     log_dir: str | None = A.REQUEST_LOGS
     log_max_rows: int = Field(default=100_000, ge=1)  # rotate a log file after this many rows
     log_max_seconds: float = Field(default=3600, gt=0)  # ... or after this long
     log_flush_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator("unknown_category", mode="before")
+    @classmethod
+    def _old_name(cls, value: object) -> object:
+        return "ignore" if value == "missing" else value  # the policy's former name

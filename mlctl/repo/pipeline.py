@@ -105,6 +105,21 @@ def dvc_executable() -> list[str]:
     return [sys.executable, "-m", "dvc"]
 
 
+def stage_env() -> dict[str, str]:
+    """The environment of `dvc repro` and its stages: this interpreter's bin directory first on PATH.
+
+    Stages call `mlctl <stage>`; run as /venv/bin/mlctl without an activated venv,
+    `mlctl` would not be on PATH (exit 127). The directory is the interpreter's as
+    invoked, not its symlink target: a venv's python often links to the system one.
+    """
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    parts = [p for p in path.split(os.pathsep) if p]
+    if bindir not in parts[:1]:
+        path = os.pathsep.join([bindir, *parts])
+    return {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1"}
+
+
 def run_pipeline(
     project: Project, targets: list[str], *, force: bool = False, progress: Progress | None = None
 ) -> RunResult:
@@ -129,7 +144,7 @@ def run_pipeline(
     started = last = time.perf_counter()
     current: StageOutcome | None = None
     lines: list[str] = []
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = stage_env()
     try:
         proc = subprocess.Popen(
             cmd, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

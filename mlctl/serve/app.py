@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from mlctl import __version__
 from mlctl.core.errors import MlctlError
@@ -24,11 +24,13 @@ from mlctl.serve import predict_route as predict
 from mlctl.serve.batching import Batcher
 from mlctl.serve.config import TOKEN_ENV, ServeConfig
 from mlctl.serve.context import Context, context
-from mlctl.serve.limits import BodyLimitMiddleware
+from mlctl.serve.docs import docs_routes
+from mlctl.serve.limits import BodyLimitMiddleware, error_body
 from mlctl.serve.middleware import ObserveMiddleware, RequestIds
 from mlctl.serve.prometheus import CONTENT_TYPE, Metrics
 from mlctl.serve.requestlog import RequestLog
 from mlctl.serve.responses import json_response
+from mlctl.serve.schemas import name_paths, text
 from mlctl.serve.state import ModelState
 
 log = logging.getLogger("mlctl.serve")
@@ -57,9 +59,12 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
         lifespan=_lifespan(ctx),
         # FastAPI's native OpenTelemetry hooks cost more per request than the model; /metrics covers it
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # /docs is served with local assets (docs_routes): no request leaves the machine
+        redoc_url=None,
     )
     app.state.ctx = ctx
-    app.include_router(predict.router(served, config.unknown_category, config.max_rows))
+    docs_routes(app)
+    app.include_router(predict.router(served, config.unknown_category, config.max_rows, config.extra_fields))
     app.include_router(mlflow.router(served, config.unknown_category, config.max_rows))
     app.include_router(v2.router(served, config.unknown_category, config.max_rows))
     _ops_routes(app)
@@ -83,11 +88,19 @@ class ServeApp(FastAPI):
 
     direct: Any = None
 
+    def openapi(self) -> dict:
+        if not self.openapi_schema:
+            self.openapi_schema = name_paths(super().openapi(), self.state.ctx.state.served.name)
+        return self.openapi_schema
+
     def add_middleware(self, *args: Any, **kwargs: Any) -> None:
         self.direct = None
         super().add_middleware(*args, **kwargs)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if self.state.ctx.state.draining and scope["type"] == "http" and scope["path"] not in STILL_ANSWERED:
+            await _closing(scope, send)
+            return
         direct = self.direct
         if (
             direct is not None
@@ -98,6 +111,22 @@ class ServeApp(FastAPI):
             await direct(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+
+STILL_ANSWERED = frozenset({"/health", "/ready", "/metrics", "/ping", "/v2/health/live", "/v2/health/ready"})
+
+
+async def _closing(scope: dict, send: Any) -> None:
+    """503 + Connection: close: the service is shutting down, the client should go elsewhere."""
+    body = error_body(scope["path"], 503, "shutting down: retry on another instance")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"retry-after", b"1"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _lifespan(ctx: Context):
@@ -129,12 +158,23 @@ def _hook_signals(ctx: Context, loop: asyncio.AbstractEventLoop):
     previous: dict[int, Any] = {}
 
     def on_exit(sig: int, frame: Any) -> None:
-        ctx.state.shutting_down = True
         handler = previous.get(sig)
+        drain = ctx.config.drain_seconds
+        if ctx.state.shutting_down or drain <= 0:  # a second signal ends the drain window at once
+            ctx.state.shutting_down = True
+            if callable(handler):
+                handler(sig, frame)
+            return
+        ctx.state.shutting_down = True
+        ctx.state.draining = True  # new requests: 503 + Connection: close (ServeApp) until uvicorn drains
+        log.warning("signal %d: answering 503 for %.1f s, then draining in-flight requests", sig, drain)
         if callable(handler):
-            handler(sig, frame)
+            loop.call_soon_threadsafe(loop.call_later, drain, handler, sig, frame)
 
     def on_hup(sig: int, frame: Any) -> None:
+        if ctx.config.supervisor_pid:  # one of several workers: the supervisor reloads them all
+            os.kill(ctx.config.supervisor_pid, signal.SIGHUP)
+            return
         loop.call_soon_threadsafe(lambda: loop.create_task(_reload_logged(ctx)))
 
     try:
@@ -195,7 +235,13 @@ def _ops_routes(app: FastAPI) -> None:
         )
         return json_response({k: m.get(k) for k in keys})
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (text format)")
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics (text format)",
+        responses=text("Prometheus text"),
+        response_class=PlainTextResponse,
+    )
     async def metrics(request: Request) -> Response:
         ctx = context(request)
         text = ctx.metrics.render(ctx.state, ctx.log.stats() if ctx.log else None)
@@ -208,6 +254,7 @@ def _ops_routes(app: FastAPI) -> None:
         responses={
             401: {"description": "bad token"},
             404: {"description": "admin disabled"},
+            202: {"description": "several workers: the new model passed its checks, every worker is being replaced"},
             409: {"description": "new model refused; the old one keeps serving"},
         },
     )
@@ -222,7 +269,17 @@ def _ops_routes(app: FastAPI) -> None:
                 {"detail": "missing or wrong admin token"}, 401, headers={"WWW-Authenticate": "Bearer"}
             )
         ctx = context(request)
+        pid = ctx.config.supervisor_pid
         try:
+            if pid:  # several workers: check the new model here, then the supervisor replaces every worker
+                from mlctl.serve.workers import check_model
+
+                old = ctx.state.served.version
+                new = (await asyncio.to_thread(check_model, ctx.config, ctx.state.served.model)).version
+                os.kill(pid, signal.SIGHUP)
+                return json_response(
+                    {"previous_version": old, "model_version": new, "status": "replacing every worker"}, 202
+                )
             old, new = await asyncio.to_thread(ctx.state.reload)
         except MlctlError as exc:
             return json_response(
@@ -241,10 +298,14 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        body = {"error": str(exc.detail)} if request.url.path.startswith("/v2") else {"detail": exc.detail}
-        return json_response(body, exc.status_code, headers=getattr(exc, "headers", None))
+        path = request.url.path
+        if path.startswith("/v2") or path == "/invocations":
+            body = error_body(path, exc.status_code, str(exc.detail))
+            return Response(body, exc.status_code, media_type="application/json", headers=exc.headers)
+        return json_response({"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
-        return json_response({"detail": "internal error (logged on the server)"}, 500)
+        body = error_body(request.url.path, 500, "internal error (logged on the server)")
+        return Response(body, 500, media_type="application/json")

@@ -25,7 +25,9 @@ class ServeConfig:
     manifest_path: str | None = None
     max_rows: int = 1000
     max_body_bytes: int = 1_048_576
-    unknown_category: str = "missing"
+    unknown_category: str = "ignore"
+    extra_fields: str = "reject"  # /predict: "ignore" drops fields the model has no input for
+    drain_seconds: float = 0.0  # after SIGTERM: answer 503 + Connection: close this long, then drain
     log_dir: str | None = None
     log_max_rows: int = 100_000
     log_max_seconds: float = 3600.0
@@ -33,6 +35,10 @@ class ServeConfig:
     threads: int = 1  # onnxruntime intra-op threads: one per worker keeps single rows fast
     thread_rows: int = 64  # batches larger than this are scored off the event loop
     batch_rows: int = 64  # adaptive batching: rows of concurrent /predict requests scored in one call
+    # several workers (mlctl.serve.workers): they load a snapshot; reloads read the source and go through the supervisor
+    source_model_path: str | None = None
+    source_manifest_path: str | None = None
+    supervisor_pid: int | None = None
 
     @classmethod
     def from_params(cls, params: ServeParams, project: Project, model: str | None = None) -> ServeConfig:
@@ -51,6 +57,8 @@ class ServeConfig:
             max_rows=params.max_rows,
             max_body_bytes=params.max_body_bytes,
             unknown_category=params.unknown_category,
+            extra_fields=params.extra_fields,
+            drain_seconds=params.drain_seconds,
             log_dir=str(project.path(params.log_dir, what="log directory")) if params.log_dir else None,
             log_max_rows=params.log_max_rows,
             log_max_seconds=params.log_max_seconds,

@@ -67,14 +67,15 @@ def _check(model: OnnxModel, columns: dict, n: int, unknown: str) -> Checked:
             known = known_sets.get(name)
             strings = []
             for i, v in enumerate(col):
-                wrong = null = False
+                wrong = null = number = False
                 if v is None or (isinstance(v, float) and v != v):
                     s, null = MISSING_CATEGORY, True
                 elif isinstance(v, str):
                     s = v
                 elif isinstance(v, bool):
-                    s = str(v)
+                    s, number = str(v), True
                 elif isinstance(v, (int, float)):
+                    number = True
                     try:
                         s = str(int(v)) if float(v).is_integer() else str(v)
                     except OverflowError:
@@ -88,10 +89,13 @@ def _check(model: OnnxModel, columns: dict, n: int, unknown: str) -> Checked:
                     if not spec.nullable:
                         bad(i, name, "missing value not allowed")
                 elif known is not None and s not in known:
-                    if unknown == "reject":
+                    if number:  # a number where a category is expected, and not one of the categories
+                        bad(i, name, "expected a string")
+                    elif unknown == "reject":
                         bad(i, name, "unknown category")
-                    else:  # treated as missing, as the runtime does
+                    elif unknown == "missing":
                         s = MISSING_CATEGORY
+                    # ignore: the unknown string itself, which the one-hot encoder encodes as all zeros
                 strings.append(s)
             arr = np.empty(n, dtype=object)
             arr[:] = strings

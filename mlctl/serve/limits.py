@@ -3,11 +3,15 @@
 FastAPI has no body limit of its own. The Content-Length header is checked
 first; bodies without one (chunked transfer encoding) are counted as they
 arrive and refused as soon as they pass the limit, so a client cannot make
-the server buffer more than the limit.
+the server buffer more than the limit. ``Content-Encoding: gzip`` or ``deflate``
+bodies are decoded here, the decoded size counting against the same limit; other
+encodings are refused (415). Error bodies take each protocol's shape.
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +33,10 @@ class BodyLimitMiddleware:
         body = await read_body(scope, receive, send, self.max_bytes)
         if not isinstance(body, bytes):  # refused, or the client went away
             return
+        if any(k == b"content-encoding" for k, _ in scope["headers"]):  # decoded: the routes see plain bytes
+            scope["headers"] = [
+                (k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")
+            ]
         replayed = False
 
         async def replay() -> dict:
@@ -52,8 +60,44 @@ async def read_body(
             except ValueError:
                 declared = -1
             if declared > max_bytes:
-                return await refuse(send, declared, max_bytes, headers)
+                return await refuse(send, declared, max_bytes, headers, scope)
             break
+    encoding = b""
+    for key, value in scope["headers"]:
+        if key == b"content-encoding":
+            encoding = value.strip().lower()
+    if encoding not in (b"", b"identity", b"gzip", b"x-gzip", b"deflate"):
+        return await refuse(
+            send, 0, max_bytes, headers, scope, 415, "unsupported Content-Encoding: use gzip or deflate"
+        )
+    body = await _raw_body(scope, receive, send, max_bytes, headers)
+    if encoding in (b"", b"identity") or not isinstance(body, bytes):
+        return body
+    return await _decode(scope, send, body, encoding, max_bytes, headers)
+
+
+async def _decode(
+    scope: Scope, send: Any, body: bytes, encoding: bytes, max_bytes: int, headers: Sequence
+) -> bytes | int:
+    """A gzip or deflate body, decoded to at most ``max_bytes`` (zlib or raw deflate, as browsers send)."""
+    if encoding == b"deflate" and body[:1] != b"\x78":
+        decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib header
+    else:
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | (16 if encoding != b"deflate" else 0))
+    try:
+        out = decoder.decompress(body, max_bytes + 1)
+        if len(out) <= max_bytes and not decoder.eof:
+            out += decoder.flush()
+    except zlib.error:
+        return await refuse(send, 0, max_bytes, headers, scope, 400, f"the body is not valid {encoding.decode()} data")
+    if len(out) > max_bytes or decoder.unconsumed_tail:
+        return await refuse(send, len(out), max_bytes, headers, scope)
+    if not decoder.eof:
+        return await refuse(send, 0, max_bytes, headers, scope, 400, f"truncated {encoding.decode()} body")
+    return out
+
+
+async def _raw_body(scope: Scope, receive: Any, send: Any, max_bytes: int, headers: Sequence) -> bytes | int:
     message = await receive()
     if message["type"] != "http.request":  # the client went away
         return 0
@@ -64,7 +108,7 @@ async def read_body(
     size = len(body)
     while True:
         if size > max_bytes:
-            return await refuse(send, size, max_bytes, headers)
+            return await refuse(send, size, max_bytes, headers, scope)
         if not message.get("more_body", False):
             return b"".join(chunks)
         message = await receive()
@@ -75,15 +119,23 @@ async def read_body(
         chunks.append(chunk)
 
 
-async def refuse(send: Any, size: int, max_bytes: int, headers: Sequence[tuple[bytes, bytes]] = ()) -> int:
-    """Answer 413 and close the connection."""
-    detail = f"request body too large: over the limit of {max_bytes} bytes (serve.max_body_bytes)"
-    body = ('{"detail": "' + detail + '"}').encode()
+async def refuse(
+    send: Any,
+    size: int,
+    max_bytes: int,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    scope: Scope | None = None,
+    status: int = 413,
+    detail: str | None = None,
+) -> int:
+    """Answer ``status`` (413: the body is over the limit) and close the connection."""
+    detail = detail or f"request body too large: over the limit of {max_bytes} bytes (serve.max_body_bytes)"
+    body = error_body(scope["path"] if scope else "", status, detail)
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
-            # close: the rest of an oversized body is not worth reading
+            "status": status,
+            # close: the rest of a refused body is not worth reading
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -93,4 +145,14 @@ async def refuse(send: Any, size: int, max_bytes: int, headers: Sequence[tuple[b
         }
     )
     await send({"type": "http.response.body", "body": body})
-    return 413
+    return status
+
+
+def error_body(path: str, status: int, message: str) -> bytes:
+    """An error shaped as the route's protocol has it: V2 ``error``, MLflow ``error_code``, else ``detail``."""
+    if path.startswith("/v2"):
+        return json.dumps({"error": message}).encode()
+    if path == "/invocations":
+        code = "MALFORMED_REQUEST" if status == 400 else "BAD_REQUEST"
+        return json.dumps({"error_code": code, "message": message}).encode()
+    return json.dumps({"detail": message}).encode()

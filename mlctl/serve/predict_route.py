@@ -23,7 +23,7 @@ from mlctl.serve.middleware import RequestIds
 from mlctl.serve.plain import Columns, plain_columns, to_feeds
 from mlctl.serve.responses import dumps, parse_json
 from mlctl.serve.schemas import PREDICT_OK, predict_body, responses
-from mlctl.serve.scoring import InputError, validate_records
+from mlctl.serve.scoring import InputError, extra_fields, short, validate_records
 from mlctl.serve.state import Served
 
 PATH = "/predict"
@@ -31,23 +31,37 @@ log = logging.getLogger("mlctl.serve")
 INTERNAL = b'{"detail":"internal error (logged on the server)"}'
 
 
-def _validate(served: Served, instances: object, unknown: str, max_rows: int) -> tuple[Columns, dict | None]:
+def _validate(
+    served: Served, instances: object, unknown: str, max_rows: int, extra: str = "reject"
+) -> tuple[Columns, dict | None]:
     """The model's inputs, and the raw values as sent (None when the inputs are exactly those)."""
     plain = plain_columns(served.plan, instances, max_rows)
     if plain is not None:  # the usual well-formed request: no validator, same inputs
         return plain, None
-    checked, columns = validate_records(served, instances, unknown, max_rows, "instances")
+    checked, columns = validate_records(served, instances, unknown, max_rows, "instances", extra)
     return checked.feeds, columns
 
 
-def _run(served: Served, instances: object, unknown: str, max_rows: int):
-    inputs, raw = _validate(served, instances, unknown, max_rows)
+def _run(served: Served, instances: object, unknown: str, max_rows: int, extra: str):
+    inputs, raw = _validate(served, instances, unknown, max_rows, extra)
     return inputs, raw, served.model.run(to_feeds(served.plan, [inputs]))
+
+
+def _content_type(scope: dict) -> bytes:
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return value.split(b";")[0].strip().lower()
+    return b""
 
 
 async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
     """(status, JSON body) for a /predict request body."""
     served = ctx.state.served  # read once: a reload mid-request does not mix models
+    ctype = _content_type(scope)
+    if ctype and ctype != b"application/json" and not ctype.endswith(b"+json"):
+        return 415, dumps(
+            {"detail": f"unsupported content type {ctype[:64].decode('latin-1')!r}: use application/json"}
+        )
     try:
         payload = parse_json(body)
     except ValueError as exc:
@@ -57,14 +71,15 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
     instances = payload["instances"]
     n = len(instances) if isinstance(instances, list) else 0
     config = ctx.config
+    extra = config.extra_fields
     try:
         if n > config.thread_rows:  # a big batch: validated and scored off the event loop
             inputs, raw, pred = await asyncio.to_thread(
-                _run, served, instances, config.unknown_category, config.max_rows
+                _run, served, instances, config.unknown_category, config.max_rows, extra
             )
             batched = False
         else:  # validated here, scored (and logged) with the other requests in flight
-            inputs, raw = _validate(served, instances, config.unknown_category, config.max_rows)
+            inputs, raw = _validate(served, instances, config.unknown_category, config.max_rows, extra)
             pred = await ctx.batcher.score(served, inputs, n, ctx.note(scope, PATH, served, raw))
             batched = True
     except InputError as exc:
@@ -78,6 +93,10 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
             None if probabilities is None else [dict(zip(keys, p, strict=True)) for p in probabilities]
         )
     out["model_version"] = served.version
+    if raw is not None and extra == "ignore":
+        ignored = extra_fields(served, instances)
+        if ignored:  # serve.extra_fields: ignore, and some were
+            out["ignored_fields"] = [short(name) for name in ignored[:20]]
     if batched:
         ctx.count(PATH, served, labels)
     else:
@@ -152,15 +171,15 @@ class PredictFastPath:
         await _respond(self.ctx, scope, b"".join(chunks), send, [])
 
 
-def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
+def router(served: Served, unknown: str, max_rows: int, extra: str = "reject") -> APIRouter:
     """The documented /predict route (reached only when the app runs without its fast path)."""
     api = APIRouter()
 
     @api.post(
         PATH,
         summary="Predict labels (and class probabilities) for 1 to max_rows instances",
-        openapi_extra=predict_body(served.model.inputs, unknown, max_rows),
-        responses=responses(PREDICT_OK),
+        openapi_extra=predict_body(served.model.inputs, unknown, max_rows, extra),
+        responses=responses(PREDICT_OK, codes=(400, 413, 415, 422)),
         tags=["predict"],
     )
     async def predict(request: Request) -> Response:

@@ -35,11 +35,20 @@ def json_response(obj: Any, status: int = 200, headers: dict | None = None) -> R
     return Response(dumps(obj), status_code=status, media_type="application/json", headers=headers)
 
 
-def parse_json(data: bytes) -> Any:
-    """JSON from a request body; ValueError with a short reason if malformed."""
+def parse_json(data: bytes, allow_nan: bool = False) -> Any:
+    """JSON from a request body; ValueError with a short reason if malformed.
+
+    ``allow_nan``: also the NaN/Infinity tokens that Python's json module writes
+    (MLflow's client sends a missing value of a DataFrame as NaN).
+    """
     if not data:
         raise ValueError("empty request body: expected JSON")
     try:
         return loads(data)
     except (ValueError, RecursionError) as exc:
+        if allow_nan:
+            try:
+                return json.loads(data)
+            except (ValueError, RecursionError):
+                pass
         raise ValueError(f"malformed JSON: {short(exc)}") from None

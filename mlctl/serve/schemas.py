@@ -10,7 +10,8 @@ from typing import Any
 
 from mlctl.onnxmodel.runtime import InputSpec
 
-FLOAT32_MAX = 3.4e38
+# the smallest float64 that rounds to an infinite float32 (2^128 - 2^103): below it a number is finite
+FLOAT32_LIMIT = 2.0**128 - 2.0**103
 V2_DATATYPES = [
     "BOOL",
     "UINT8",
@@ -45,30 +46,43 @@ def feature_schema(spec: InputSpec, unknown: str) -> dict:
     """JSON schema of one feature's value."""
     if spec.kind == "numeric":
         # the model computes in float32: larger magnitudes would be infinite
-        schema: dict[str, Any] = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
+        number = {"type": "number", "exclusiveMinimum": -FLOAT32_LIMIT, "exclusiveMaximum": FLOAT32_LIMIT}
+        schema: dict[str, Any] = {"anyOf": [number, {"type": "boolean"}]}  # true/false score as 1/0
         if spec.min is not None and spec.max is not None:
             schema["description"] = f"seen in training: {spec.min:g} to {spec.max:g}"
     else:
         schema = {"type": "string"}
+        if not spec.nullable:
+            schema["minLength"] = 1  # "" is how a missing category is written
         if spec.categories is not None and unknown == "reject":
             schema["enum"] = list(spec.categories)
         elif spec.categories is not None:
-            schema["description"] = "known: " + ", ".join(spec.categories[:20]) + "; others are treated as missing"
+            schema["description"] = "known: " + ", ".join(spec.categories[:20]) + "; others are encoded as all zeros"
     if spec.nullable:
         schema = {"anyOf": [schema, {"type": "null"}]}
     return schema
 
 
-def instance_schema(inputs: list[InputSpec], unknown: str) -> dict:
+def name_paths(schema: dict, model_name: str) -> dict:
+    """The OpenAPI schema with the V2 ``model_name`` path parameter limited to the served model's name."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if param.get("in") == "path" and param.get("name") == "model_name":
+                    param["schema"] = {**param.get("schema", {}), "enum": [model_name]}
+    return schema
+
+
+def instance_schema(inputs: list[InputSpec], unknown: str, extra: str = "reject") -> dict:
     return {
         "type": "object",
         "properties": {s.name: feature_schema(s, unknown) for s in inputs},
         "required": [s.name for s in inputs],
-        "additionalProperties": False,
+        "additionalProperties": extra == "ignore",
     }
 
 
-def predict_body(inputs: list[InputSpec], unknown: str, max_rows: int) -> dict:
+def predict_body(inputs: list[InputSpec], unknown: str, max_rows: int, extra: str = "reject") -> dict:
     """openapi_extra for POST /predict."""
     example = example_instance(inputs)
     schema = {
@@ -79,7 +93,7 @@ def predict_body(inputs: list[InputSpec], unknown: str, max_rows: int) -> dict:
                 "type": "array",
                 "minItems": 1,
                 "maxItems": max_rows,
-                "items": instance_schema(inputs, unknown),
+                "items": instance_schema(inputs, unknown, extra),
             }
         },
     }
@@ -90,7 +104,7 @@ def invocations_body(inputs: list[InputSpec], unknown: str, max_rows: int) -> di
     """openapi_extra for POST /invocations (MLflow scoring protocol; text/csv is accepted too)."""
     example = example_instance(inputs)
     names = [s.name for s in inputs]
-    record = instance_schema(inputs, unknown)
+    record = instance_schema(inputs, unknown, "ignore")  # as MLflow: columns without an input are ignored
     rows = {"type": "array", "minItems": 1, "maxItems": max_rows}
     schema = {
         "oneOf": [
@@ -128,7 +142,7 @@ def invocations_body(inputs: list[InputSpec], unknown: str, max_rows: int) -> di
     return body
 
 
-def v2_infer_body(inputs: list[InputSpec]) -> dict:
+def v2_infer_body(inputs: list[InputSpec], outputs: list[str]) -> dict:
     """openapi_extra for the Open Inference Protocol infer routes (JSON layout)."""
     example = example_instance(inputs)
     tensor = {
@@ -148,10 +162,14 @@ def v2_infer_body(inputs: list[InputSpec]) -> dict:
         "properties": {
             "id": {"type": "string"},
             "parameters": {"type": "object"},
-            "inputs": {"type": "array", "items": tensor},
+            "inputs": {"type": "array", "minItems": 1, "items": tensor},
             "outputs": {
                 "type": "array",
-                "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string", "enum": outputs}, "parameters": {"type": "object"}},
+                },
             },
         },
     }
@@ -204,5 +222,11 @@ PREDICT_OK = {
         "predictions": {"type": "array"},
         "probabilities": {"type": "array", "items": {"type": "object", "additionalProperties": {"type": "number"}}},
         "model_version": {"type": "string"},
+        "ignored_fields": {"type": "array", "items": {"type": "string"}},
     },
 }
+
+
+def text(description: str) -> dict:
+    """A documented 200 answer in plain text."""
+    return {200: {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}}

@@ -90,14 +90,44 @@ def check_count(n: int, max_rows: int, where: str) -> None:
         raise InputError([((where,), f"too many rows: {n} > serve.max_rows = {max_rows}; split the request")], 413)
 
 
-def validate_records(served: Served, records: Any, unknown: str, max_rows: int, where: str) -> tuple[Checked, dict]:
-    """Check a list of JSON objects; returns the validated feeds and the raw columns (for the log)."""
+def extra_fields(served: Served, data: Any) -> list[str]:
+    """Names in records (a list of objects) or columns (an object) that the model has no input for."""
+    name_set = served.name_set
+    seen: dict[str, None] = {}
+    for rec in data if isinstance(data, list) else [data]:
+        if isinstance(rec, dict) and not name_set.issuperset(rec):
+            seen.update((str(k), None) for k in rec if k not in name_set)
+    return list(seen)
+
+
+def drop_extra(served: Served, data: Any) -> Any:
+    """Records or columns without the fields the model has no input for (the ``ignore`` policy)."""
+    name_set = served.name_set
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if k in name_set}
+    if isinstance(data, list):
+        return [
+            {k: v for k, v in r.items() if k in name_set} if isinstance(r, dict) and not name_set.issuperset(r) else r
+            for r in data
+        ]
+    return data
+
+
+def validate_records(
+    served: Served, records: Any, unknown: str, max_rows: int, where: str, extra: str = "reject"
+) -> tuple[Checked, dict]:
+    """Check a list of JSON objects; returns the validated feeds and the raw columns (for the log).
+
+    ``extra="ignore"``: fields the model has no input for are dropped instead of rejected.
+    """
     if not isinstance(records, list):
         raise InputError([((where,), "expected a list of objects, one per row")])
     check_count(len(records), max_rows, where)
     bad = [((where, i), "expected an object") for i, r in enumerate(records) if not isinstance(r, dict)]
     if bad:
         raise InputError(bad)
+    if extra == "ignore":
+        records = drop_extra(served, records)
     names = served.names
     columns = {n: [r.get(n) for r in records] for n in names}
     checked = check(served, columns, len(records), unknown)
@@ -122,9 +152,13 @@ def validate_records(served: Served, records: Any, unknown: str, max_rows: int, 
     return checked, columns
 
 
-def validate_columns(served: Served, columns: dict, n: int, unknown: str, max_rows: int, where: str) -> Checked:
+def validate_columns(
+    served: Served, columns: dict, n: int, unknown: str, max_rows: int, where: str, extra: str = "reject"
+) -> Checked:
     """Check column-wise input (dataframe_split, CSV, V2 tensors) of ``n`` rows."""
     check_count(n, max_rows, where)
+    if extra == "ignore":
+        columns = drop_extra(served, columns)
     errors = [((where, name), "field required") for name in served.names if name not in columns]
     errors += [((where, short(name)), "unexpected field") for name in columns if name not in served.name_set]
     if errors:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import signal
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlctl.core.errors import ConfigError
-from mlctl.serve.config import ENV_VAR, ServeConfig
+from mlctl.serve.config import ServeConfig
 
 if TYPE_CHECKING:
     from mlctl.core.project import Project
@@ -56,14 +57,28 @@ class Prepared:
             "timeout_graceful_shutdown": 30,
             **fast_stack(),
         }
-        if self.workers == 1:
-            from mlctl.serve.app import create_app
+        if self.workers > 1:  # uvicorn imports the factory by name; each worker reads the config from the env
+            from mlctl.serve.workers import run_workers
 
-            uvicorn.Server(uvicorn.Config(create_app(self.config, self.model), **common)).run()
+            run_workers(self.config, self.model, common, self.workers)
             return
-        # several processes: uvicorn imports the factory by name; each worker reads the config from the env
-        os.environ[ENV_VAR] = self.config.to_env()
-        uvicorn.run("mlctl.serve:app_from_env", factory=True, workers=self.workers, **common)
+        from mlctl.serve.app import create_app
+
+        server = uvicorn.Server(uvicorn.Config(create_app(self.config, self.model), **common))
+        # uvicorn re-raises the signal it stopped on once it has drained, which would end the process
+        # with -SIGTERM; a clean drain is a normal exit (0)
+        previous = {}
+        if threading.current_thread() is threading.main_thread():  # signals are the main thread's only
+            previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            server.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _stopped(sig: int, frame: object) -> None:
+    """What uvicorn's re-raised signal finds after a graceful shutdown: nothing left to do."""
 
 
 def prepare(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from mlctl.core.errors import ModelError
+from mlctl.core.errors import MlctlError, ModelError
 from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.serve.plain import Plan
 from mlctl.serve.schemas import example_instance
@@ -54,6 +54,7 @@ class ModelState:
         self.served = Served(model or load_model(config))
         self.warm = False
         self.shutting_down = False
+        self.draining = False  # the drain window after SIGTERM (serve.drain_seconds): new requests get 503
         self.reloads = {"ok": 0, "refused": 0}
         self._lock = threading.Lock()
 
@@ -82,9 +83,14 @@ class ModelState:
                         hint="a model with new inputs needs a new deployment (restart `mlctl serve`)",
                     )
                 new.warm_up()
-            except Exception:
+            except MlctlError:
                 self.reloads["refused"] += 1
                 raise
+            except Exception as exc:  # whatever else a new model file can break: refused, never a 500
+                self.reloads["refused"] += 1
+                raise ModelError(
+                    f"the new model cannot be loaded: {exc!r}"[:500], where=self.config.model_path
+                ) from exc
             self.served = new  # one attribute assignment: requests see the old or the new model, never a mix
             self.reloads["ok"] += 1
             return old.version, new.version

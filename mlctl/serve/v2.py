@@ -25,6 +25,7 @@ from mlctl.serve.state import Served
 from mlctl.serve.v2codec import TensorError, decode_tensors, encode_response, split_body
 
 HEADER = "inference-header-content-length"
+JSON_TYPES = ("application/json", "application/octet-stream")  # octet-stream: the binary tensor extension
 NUMERIC = ("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64")
 
 
@@ -116,7 +117,7 @@ def _requested(header: dict, metas: list[dict]) -> list[tuple[dict, bool]]:
     by_name = {m["name"]: m for m in metas}
     out = []
     for w in wanted:
-        if not isinstance(w, dict) or w.get("name") not in by_name:
+        if not isinstance(w, dict) or not isinstance(w.get("name"), str) or w["name"] not in by_name:
             raise TensorError(f"unknown output {str(w)[:64]}: the model has {list(by_name)}")
         p = w.get("parameters") or {}
         out.append((by_name[w["name"]], bool(p.get("binary_data", all_binary)) if isinstance(p, dict) else all_binary))
@@ -125,7 +126,7 @@ def _requested(header: dict, metas: list[dict]) -> list[tuple[dict, bool]]:
 
 def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
     api = APIRouter(prefix="/v2", tags=["v2"])
-    err = responses(None, ERROR, (400, 404, 413))
+    err = responses(None, ERROR, (400, 404, 413, 415))
 
     @api.get("", summary="Server metadata")
     async def server_metadata() -> Response:
@@ -157,10 +158,15 @@ def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
         missing = _find(served, model_name, version)
         if missing:
             return missing
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
+            return _err(
+                f"unsupported content type {ctype[:64]!r}: use application/json or application/octet-stream", 415
+            )
         body = await request.body()
         try:
             head, binary = split_body(body, request.headers.get(HEADER))
-            header = parse_json(head)
+            header = parse_json(head, allow_nan=True)  # tritonclient writes a missing FP32 as NaN
             if not isinstance(header, dict):
                 raise TensorError("the request must be a JSON object with 'inputs'")
             wanted = _requested(header, outputs_meta(served))
@@ -202,7 +208,8 @@ def router(served: Served, unknown: str, max_rows: int) -> APIRouter:
             headers={"Inference-Header-Content-Length": str(len(head_bytes))},
         )
 
-    infer_doc = {"openapi_extra": v2_infer_body(served.model.inputs), "responses": err}
+    names = [m["name"] for m in outputs_meta(served)]
+    infer_doc = {"openapi_extra": v2_infer_body(served.model.inputs, names), "responses": err}
     for suffix in ("", "/versions/{version}"):
         base = "/models/{model_name}" + suffix
         api.add_api_route(base, metadata, methods=["GET"], summary="Model metadata", responses=err)

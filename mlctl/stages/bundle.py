@@ -54,7 +54,7 @@ def schema_of(manifest: dict) -> dict:
     schema = {k: manifest.get(k) for k in keys}
     schema["encoding"] = {
         "numeric": "float32, shape [N, 1]; missing as NaN; booleans as 0/1",
-        "categorical": "string, shape [N, 1]; missing as ''; unknown categories scored as missing",
+        "categorical": "string, shape [N, 1]; missing as ''; unknown categories scored as all zeros (one-hot)",
     }
     return schema
 

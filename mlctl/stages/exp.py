@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 import re
 import subprocess
 import time
@@ -115,7 +114,7 @@ def run_experiments(
     project: Project, overrides: list[str], *, name: str | None = None, progress: Progress | None = None
 ) -> ExpRunResult:
     """Run one DVC experiment per combination of ``overrides`` (argument lists, never a shell)."""
-    from mlctl.repo.pipeline import _failure, dvc_executable
+    from mlctl.repo.pipeline import _failure, dvc_executable, stage_env
 
     progress = progress or NoProgress()
     combos = expand_sweeps(overrides)
@@ -124,7 +123,7 @@ def run_experiments(
     _require_commit(project)
     result = ExpRunResult()
     progress.start(f"{len(combos)} experiment(s)", total=len(combos))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = stage_env()
     for i, combo in enumerate(combos, 1):
         cmd = [*dvc_executable(), "exp", "run"]
         for ov in combo:
