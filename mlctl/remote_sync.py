@@ -2,7 +2,7 @@
 
 In CI the remote comes from the environment (repository variables and secrets), never from a
 committed file: ``DVC_REMOTE_URL`` (e.g. ``s3://bucket/project``) and, for S3-compatible storage,
-``DVC_REMOTE_ENDPOINT_URL``; credentials from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``
+``DVC_REMOTE_ENDPOINT``; credentials from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``
 (or an AWS profile). When DVC_REMOTE_URL is set, it becomes the default remote ``ci`` in
 .dvc/config.local (git-ignored).
 """
@@ -20,7 +20,8 @@ from mlctl.errors import ConfigError, ExternalError
 from mlctl.remote import Remote, list_remotes
 
 ENV_URL = "DVC_REMOTE_URL"
-ENV_ENDPOINT = "DVC_REMOTE_ENDPOINT_URL"
+ENV_ENDPOINT = "DVC_REMOTE_ENDPOINT"  # the generated workflows' name; DVC_REMOTE_ENDPOINT_URL is read too
+ENV_ENDPOINT_ALIAS = "DVC_REMOTE_ENDPOINT_URL"
 ENV_REMOTE = "ci"
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 WHAT_TO_SET = (
@@ -55,12 +56,12 @@ def _run_dvc(root: Path, args: list[str], timeout: float) -> subprocess.Complete
 
 
 def configure_from_env(root: Path, env: Mapping[str, str]) -> Remote | None:
-    """DVC_REMOTE_URL (+ DVC_REMOTE_ENDPOINT_URL) → the default remote `ci` in .dvc/config.local."""
+    """DVC_REMOTE_URL (+ DVC_REMOTE_ENDPOINT) → the default remote `ci` in .dvc/config.local."""
     url = env.get(ENV_URL, "").strip()
     if not url:
         return None
     steps = [["remote", "add", "--local", "--force", "--default", ENV_REMOTE, url]]
-    endpoint = env.get(ENV_ENDPOINT, "").strip()
+    endpoint = (env.get(ENV_ENDPOINT) or env.get(ENV_ENDPOINT_ALIAS) or "").strip()
     if endpoint:
         if not url.startswith("s3://"):
             raise ConfigError(f"{ENV_ENDPOINT} is set but {ENV_URL} is not an s3:// URL", where=url)

@@ -31,7 +31,7 @@ def repo(tmp_path):
 
 
 def test_push_and_pull_through_the_remote_named_in_the_environment(repo, tmp_path, s3):  # noqa: F811
-    env = {"DVC_REMOTE_URL": "s3://models/from-env", "DVC_REMOTE_ENDPOINT_URL": s3, "HOME": str(tmp_path)}
+    env = {"DVC_REMOTE_URL": "s3://models/from-env", "DVC_REMOTE_ENDPOINT": s3, "HOME": str(tmp_path)}
     pushed = runner.invoke(app, ["remote", "push", "-C", str(repo), "--json"], env=env)
     assert pushed.exit_code == 0, pushed.output
     assert '"remote": "ci"' in pushed.stdout and '"from_env": true' in pushed.stdout
@@ -57,7 +57,7 @@ def test_missing_credentials_name_the_remote_and_the_secrets(repo, tmp_path):
 
 
 def test_an_unreachable_remote_fails_its_step_with_what_to_set(repo, tmp_path):
-    env = {"DVC_REMOTE_URL": "s3://models/x", "DVC_REMOTE_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    env = {"DVC_REMOTE_URL": "s3://models/x", "DVC_REMOTE_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
     env |= {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1"}
     env |= {"AWS_MAX_ATTEMPTS": "1", "HOME": str(tmp_path)}
     started = time.perf_counter()
