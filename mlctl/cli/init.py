@@ -65,6 +65,7 @@ def init(
         ...,
         "--data",
         "-d",
+        metavar="PATH|URL",
         help="CSV, Parquet or JSON-lines data: copied, tracked by DVC. Or a database URL with --query "
         "(sqlite:///file.db, postgresql://..., '${DATABASE_URL}'), or an HTTP(S) file URL: collected on every run.",
     ),
