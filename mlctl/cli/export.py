@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.handler import handled
 
 
@@ -64,7 +64,8 @@ def explain(
     from mlctl.stages.explain import run
 
     project, params = load(project_dir)
-    result = run(params.export, params.common, project, row=row, json_input=json_input, input_path=input_path)
+    path = user_path(input_path, project_dir)
+    result = run(params.export, params.common, project, row=row, json_input=json_input, input_path=path)
     if not as_json:
         _print_explanation(result, out)
     if result.agree is False:  # exit 8; with --json the explanation is the one JSON document (cli.handler)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.handler import handled
 
 
@@ -32,6 +32,8 @@ def monitor(
     from mlctl.stages.monitor import run
 
     project, params = load(project_dir)
+    # relative to where the command runs (-C DIR), anywhere
+    current, labels = user_path(current, project_dir), user_path(labels, project_dir)
     section = override(params.monitor, {"window": window})
     with RichProgress() as bar:
         result = run(section, params.common, project, bar, current=current, labels=labels, validate=params.validate_)

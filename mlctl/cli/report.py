@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.handler import handled
 
 
@@ -20,6 +20,12 @@ def report(
         False,
         "--post",
         help="Create or update this report's comment on the pull request (GitHub Actions: needs GITHUB_TOKEN).",
+    ),
+    branch: str = typer.Option(
+        None,
+        "--branch",
+        help="With --post: open (or update) the one pull request from this branch into the base branch, and "
+        "comment there (continuous training; needs GITHUB_TOKEN and GITHUB_REPOSITORY, not a pull_request event).",
     ),
     project_dir: Path = ProjectOpt,
     as_json: bool = JsonOpt,
@@ -35,7 +41,16 @@ def report(
 
     project, params = load(project_dir)
     with RichProgress() as bar:
-        result = run(params.report, params.common, project, bar, base=base, output=output, post=post)
+        result = run(
+            params.report,
+            params.common,
+            project,
+            bar,
+            base=base,
+            output=user_path(output, project_dir),
+            post=post,
+            branch=branch,
+        )
     if as_json:
         print_json(result.to_dict())
         return

@@ -27,6 +27,7 @@ DIST_DIR = "dist"
 REQUEST_LOGS = "logs/requests"
 MONITOR_REPORT = "reports/monitor"  # .json, .md, .html
 PR_REPORT = "reports/pr.md"
+BENCH_REPORT = "reports/bench.json"
 
 # File names inside the directories above.
 MODEL_FILE = "model.skops"

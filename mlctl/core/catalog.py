@@ -59,9 +59,37 @@ def _splits(directory: str, names: tuple[str, ...] = A.SPLITS) -> list[str]:
     return [A.split_file(directory, s) for s in names]
 
 
+FILE_KINDS = ("csv", "parquet", "jsonl")
+
+
+def _file_dep(path: str) -> str:
+    """What DVC watches for a file source: data/sources as a whole, else the path up to its first wildcard."""
+    if path == A.SOURCES or path.startswith(A.SOURCES + "/"):
+        return A.SOURCES
+    cut = min((path.index(c) for c in "*?[" if c in path), default=None)
+    if cut is None:
+        return path
+    return path[:cut].rsplit("/", 1)[0] or "."
+
+
 def _collect(p: Any, task: str) -> dict[str, Any]:
+    """File sources are DVC deps; SQL, HTTP and sklearn sources make collect always run.
+
+    An always-run collect rewrites nothing when the sources' content fingerprint is unchanged
+    (mlctl.stages.collect), so DVC still skips every stage after it.
+    """
     c = p.collect
-    return {"deps": [A.SOURCES], "params": ["collect", "target"], "outs": [c.output, {c.manifest: NOCACHE}]}
+    files = [s.path for s in c.sources if s.kind in FILE_KINDS and s.path]
+    remote = any(s.kind not in FILE_KINDS for s in c.sources)
+    deps = list(dict.fromkeys(_file_dep(f) for f in files))
+    stage: dict[str, Any] = {"deps": deps} if deps else {}
+    stage["params"] = ["collect", "target"]
+    stage["outs"] = [c.output, {c.manifest: NOCACHE}]
+    if remote or not deps:
+        stage["always_changed"] = True  # DVC cannot see a table, URL or dataset change: collect checks
+        # persist: DVC must not delete the outputs before collect runs, or collect cannot leave them as they were
+        stage["outs"] = [{c.output: {"persist": True}}, {c.manifest: {**NOCACHE, "persist": True}}]
+    return stage
 
 
 def _validate(p: Any, task: str) -> dict[str, Any]:
@@ -162,6 +190,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("monitor", "monitor:MonitorParams", "measure drift and decay on served or batch data"),
     Stage("retrain", "retrain:RetrainParams", "append new labelled data and propose a retrained candidate"),
     Stage("report", "report:ReportParams", "the pull-request report: this revision against its base", howto=False),
+    Stage("bench", "bench:BenchParams", "latency and throughput of the exported model"),
 )
 # fmt: on
 BY_NAME = {s.name: s for s in STAGES}

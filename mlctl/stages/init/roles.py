@@ -237,7 +237,7 @@ def analyse(df: pd.DataFrame, target: str, *, exclude: list[str] = (), keep: lis
 class Analysis:
     """What init inferred from the data (shown to the user before anything is written)."""
 
-    data: Path
+    data: Path | str  # a file, or the URL of a SQL database / HTTP(S) file (then ``remote`` says how to read it)
     fmt: str
     rows: int
     columns: int
@@ -245,6 +245,7 @@ class Analysis:
     target_info: TargetInfo
     roles: list[ColumnRole]
     frame: pd.DataFrame = field(repr=False)
+    remote: dict[str, str] | None = None  # the collect source entry (url, query) when the data is not a file
 
     @property
     def excluded(self) -> list[ColumnRole]:
