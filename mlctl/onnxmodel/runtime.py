@@ -17,6 +17,7 @@ import numpy as np
 
 from mlctl.core.errors import InputNotFoundError, ModelError
 from mlctl.onnxmodel.inputs import InputSpec, Unknown, categorical_values, numeric_values
+from mlctl.onnxmodel.manifest import read_manifest
 
 
 @dataclass
@@ -44,47 +45,6 @@ def sha256_bytes(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
-
-
-def read_manifest(path: str | Path) -> dict:
-    """The model manifest, with the shape the runtime relies on checked (ModelError otherwise)."""
-    from mlctl.core.errors import DataError
-    from mlctl.core.fileio import read_json
-
-    try:
-        manifest = read_json(path)
-    except DataError as exc:
-        raise ModelError(f"model manifest: {exc.message}", where=str(path), hint="re-run `mlctl export`") from None
-    problem = _manifest_problem(manifest)
-    if problem:
-        raise ModelError(f"model manifest {problem}", where=str(path), hint="re-run `mlctl export`")
-    return manifest
-
-
-def _manifest_problem(manifest: Any) -> str | None:
-    if not isinstance(manifest, dict):
-        return f"is not a JSON object (got {type(manifest).__name__})"
-    for key in ("sha256", "inputs", "task"):
-        if key not in manifest:
-            return f"lacks {key!r}"
-    if not isinstance(manifest["sha256"], str) or not isinstance(manifest["task"], str):
-        return "has a 'sha256' or 'task' that is not a string"
-    if not isinstance(manifest["inputs"], list) or not manifest["inputs"]:
-        return "'inputs' is not a non-empty list"
-    for i, d in enumerate(manifest["inputs"]):
-        if not isinstance(d, dict) or not isinstance(d.get("name"), str):
-            return f"input {i} is not an object with a string 'name'"
-        if d.get("kind") not in ("numeric", "categorical"):
-            return f"input {d['name'][:64]!r} has no 'kind' numeric or categorical"
-        cats = d.get("categories")
-        if cats is not None and (not isinstance(cats, list) or not all(isinstance(c, str) for c in cats)):
-            return f"input {d['name'][:64]!r}: 'categories' is not a list of strings"
-        if any(d.get(k) is not None and not isinstance(d[k], (int, float)) for k in ("min", "max")):
-            return f"input {d['name'][:64]!r}: 'min'/'max' are not numbers"
-    classes = manifest.get("classes")
-    if classes is not None and not isinstance(classes, list):
-        return "'classes' is not a list"
-    return None
 
 
 class OnnxModel:

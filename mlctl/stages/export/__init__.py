@@ -132,6 +132,7 @@ def export_model(
     import onnxruntime as ort
 
     from mlctl import __version__
+    from mlctl.onnxmodel.manifest import Manifest
     from mlctl.onnxmodel.parity import compare
     from mlctl.onnxmodel.runtime import OnnxModel, sha256_bytes
     from mlctl.stages.export import convert as cv
@@ -219,7 +220,7 @@ def export_model(
             },
         }
     )
-    return data, manifest
+    return data, Manifest.parse(manifest, "the exported manifest").to_dict()  # never write a manifest readers refuse
 
 
 def _split(project: Project, params: ExportParams, name: str) -> tuple[pd.DataFrame, str]:

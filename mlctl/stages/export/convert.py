@@ -179,10 +179,12 @@ def build_manifest(
     extra: dict | None = None,
 ) -> dict:
     """The manifest (models/model.json) that serving, batch and the edge runner trust."""
+    from mlctl.onnxmodel.manifest import SCHEMA_VERSION, Manifest
     from mlctl.onnxmodel.runtime import sha256_bytes
 
     digest = sha256_bytes(onnx_bytes)
     manifest = {
+        "schema_version": SCHEMA_VERSION,
         "name": name,
         "version": version or digest[:12],
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -201,7 +203,7 @@ def build_manifest(
         ),
     }
     manifest.update(extra or {})
-    return manifest
+    return Manifest.parse(manifest, "the exported manifest").to_dict()
 
 
 def write_onnx_model(
