@@ -96,23 +96,36 @@ def test_monitor_report(browser, project):  # noqa: F811
     assert seen["images"] >= 1
 
 
-def test_pr_report_rendered_as_github_would(browser, tmp_path):
-    """The PR report is Markdown: rendered to HTML beside it, its images are the files it links to."""
+def rendered(md_path: Path) -> Path:
+    """A Markdown report as HTML beside it (as GitHub would show it): its relative links still resolve."""
     import markdown
 
+    body = markdown.markdown(md_path.read_text(), extensions=["tables", "md_in_html"])
+    page = md_path.with_suffix(".html")
+    head = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>report</title></head>"
+    page.write_text(f"{head}<body>{body}</body></html>")
+    return page
+
+
+def test_pr_report_rendered_as_github_would(browser, tmp_path):
+    """The PR report is Markdown: rendered to HTML beside it, its images are the files it links to."""
     from tests.report_helpers import two_commit_project
     from tests.test_report import _run
 
     root = two_commit_project(tmp_path / "p")
     _run(root)
-    md = (root / "reports" / "pr.md").read_text()
-    page = root / "reports" / "pr.html"
-    body = markdown.markdown(md, extensions=["tables", "md_in_html"])
-    page.write_text(
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>PR</title></head><body>{body}</body></html>"
-    )
-    seen = check_page(browser, page.as_uri(), "pr-report")
+    seen = check_page(browser, rendered(root / "reports" / "pr.md").as_uri(), "pr-report")
     assert seen["images"] == 5
+
+
+def test_model_card_rendered(browser, tmp_path):
+    """The model card is Markdown (reports/model_card.md), written by `mlctl evaluate`."""
+    from tests.evaluate_helpers import train_project
+    from tests.test_evaluate import _run
+
+    root = train_project(tmp_path, evaluate={"slices": ["region"]})
+    _run(root)
+    check_page(browser, rendered(root / "reports" / "model_card.md").as_uri(), "model-card")
 
 
 def test_docs_page_loads_with_local_assets(browser, tmp_path):

@@ -14,7 +14,8 @@ from conftest import REPO, git
 pytestmark = pytest.mark.slow
 
 
-def test_stages_find_mlctl_without_the_interpreters_bin_on_path(tmp_path):
+@pytest.mark.parametrize("pyenv", [False, True])
+def test_stages_find_mlctl_without_the_interpreters_bin_on_path(tmp_path, pyenv):
     bindir = Path(sys.executable).parent
     assert (bindir / "mlctl").exists(), "the test needs mlctl installed beside this interpreter"
     git(tmp_path, "init", "-q")
@@ -32,6 +33,10 @@ def test_stages_find_mlctl_without_the_interpreters_bin_on_path(tmp_path):
     path = os.pathsep.join(p for p in ("/usr/bin", "/bin") if Path(p).is_dir())
     env = {**os.environ, "PATH": path, "PYTHONPATH": str(REPO)}
     env.pop("VIRTUAL_ENV", None)
+    if pyenv:  # as `pyenv exec` leaves it: DVC then drops the first two entries of PATH (dvc.utils.fix_env)
+        fake = tmp_path.parent / "pyenv"
+        env.update(PYENV_ROOT=str(fake), PYENV_DIR=str(tmp_path), PYENV_HOOK_PATH=str(fake), PYENV_VERSION="x")
+        env["PATH"] = os.pathsep.join([str(bindir), str(fake / "libexec"), path])
     proc = subprocess.run(
         [sys.executable, "-m", "mlctl", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

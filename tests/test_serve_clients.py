@@ -146,12 +146,15 @@ def test_tritonclient_reads_the_413_and_400_errors(served):
 
     client = th.InferenceServerClient(f"127.0.0.1:{served['port']}")
     big = pd.concat([frame(served)] * 200, ignore_index=True)  # over serve.max_body_bytes
-    with pytest.raises(InferenceServerException, match="too large"):
+    with pytest.raises(InferenceServerException) as exc:
         client.infer("model", _triton_inputs(served, big, binary=False))
+    assert exc.value.status() == "413"
+    assert exc.value.message().startswith("request body too large")  # read as an error, not a decoding failure
     bad = th.InferInput("x1", [1, 1], "FP32")
     bad.set_data_from_numpy(np.array([[1.0]], dtype=np.float32))
-    with pytest.raises(InferenceServerException, match="required"):
+    with pytest.raises(InferenceServerException) as exc:
         client.infer("model", [bad])
+    assert exc.value.status() == "400" and "required" in exc.value.message()
     client.close()
 
 

@@ -113,11 +113,13 @@ def stage_env() -> dict[str, str]:
     invoked, not its symlink target: a venv's python often links to the system one.
     """
     bindir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    parts = [p for p in path.split(os.pathsep) if p]
+    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     if bindir not in parts[:1]:
-        path = os.pathsep.join([bindir, *parts])
-    return {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1"}
+        parts.insert(0, bindir)
+    if bindir not in parts[2:]:
+        # and last: under pyenv, DVC drops the first entries of PATH (those `pyenv exec` put there)
+        parts.append(bindir)
+    return {**os.environ, "PATH": os.pathsep.join(parts), "PYTHONUNBUFFERED": "1"}
 
 
 def run_pipeline(

@@ -149,8 +149,8 @@ def v2_infer_body(inputs: list[InputSpec], outputs: list[str]) -> dict:
         "type": "object",
         "required": ["name", "shape", "datatype", "data"],
         "properties": {
-            "name": {"type": "string"},
-            "shape": {"type": "array", "items": {"type": "integer"}},
+            "name": {"type": "string", "minLength": 1},
+            "shape": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "integer", "minimum": 0}},
             "datatype": {"type": "string", "enum": V2_DATATYPES},
             "parameters": {"type": "object"},
             "data": {"type": "array"},
