@@ -9,28 +9,24 @@ JSON row and ten million Parquet rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mlctl.core.errors import InputNotFoundError, ModelError
-from mlctl.onnxmodel.inputs import InputSpec, Unknown, categorical_values, numeric_values
+from mlctl.onnxmodel.inputs import (
+    FIELD_REQUIRED,
+    UNEXPECTED_FIELD,
+    Checked,
+    InputSpec,
+    Unknown,
+    categorical_values,
+    numeric_values,
+)
 from mlctl.onnxmodel.manifest import read_manifest
-
-
-@dataclass
-class Checked:
-    """Validated model inputs: feeds for the rows that passed, reasons for those that did not."""
-
-    feeds: dict[str, np.ndarray]
-    ok: np.ndarray  # boolean mask over the input rows
-    reasons: dict[int, list[str]] = field(default_factory=dict)
-
-    @property
-    def n_ok(self) -> int:
-        return int(self.ok.sum())
+from mlctl.onnxmodel.smallcheck import SMALL, check_small
 
 
 @dataclass
@@ -63,7 +59,8 @@ class OnnxModel:
         # ownership, graph capture): about 9 µs, a third of a one-row model. Feeds here are
         # built from the manifest's inputs, so the binding underneath is called when present.
         self._run = getattr(session, "_sess", session).run
-        self._category_sets = {s.name: set(s.categories) for s in self.inputs if s.categories is not None}
+        # the allowed categories of each categorical input (read by the small-request checks too)
+        self.category_sets = {s.name: set(s.categories) for s in self.inputs if s.categories is not None}
         self.label_codes = False  # True: labels come out as indexes into ``classes`` (see mlctl.onnxmodel.labelcodes)
         self.category_codes: dict[str, dict[str, int]] = {}  # inputs fed as positions in these categories
 
@@ -125,6 +122,19 @@ class OnnxModel:
 
     # -- inputs ---------------------------------------------------------------------------
 
+    def check(
+        self, columns: Mapping[str, Sequence | np.ndarray], n_rows: int, *, unknown: Unknown = "ignore"
+    ) -> Checked:
+        """Validate raw columns: the one entry point; a few rows of plain lists take the pure-Python checks.
+
+        Both implementations apply the same rules with the same messages (tests/test_onnxmodel_smallcheck.py).
+        """
+        if n_rows <= SMALL and all(isinstance(c, list) for c in columns.values()):
+            missing = [n for n in self.input_names if n not in columns]
+            if not missing:
+                return check_small(self, columns, n_rows, unknown)
+        return self.check_columns(columns, n_rows, unknown=unknown)
+
     def check_columns(
         self, columns: Mapping[str, Sequence | np.ndarray], n_rows: int, *, unknown: Unknown = "ignore"
     ) -> Checked:
@@ -141,7 +151,7 @@ class OnnxModel:
                 values, bad = numeric_values(raw, spec)
             else:
                 positions = self.category_codes.get(spec.name)
-                values, bad = categorical_values(raw, spec, self._category_sets.get(spec.name), unknown, positions)
+                values, bad = categorical_values(raw, spec, self.category_sets.get(spec.name), unknown, positions)
             for msg, mask in bad:
                 idx = np.flatnonzero(mask)
                 ok[idx] = False
@@ -159,10 +169,10 @@ class OnnxModel:
         for i, rec in enumerate(records):
             keys = set(rec)
             for name in sorted(expected - keys):
-                checked.reasons.setdefault(i, []).append(f"{name}: field required")
+                checked.reasons.setdefault(i, []).append(f"{name}: {FIELD_REQUIRED}")
                 checked.ok[i] = False
             for name in sorted(keys - expected):
-                checked.reasons.setdefault(i, []).append(f"{name}: unexpected field")
+                checked.reasons.setdefault(i, []).append(f"{name}: {UNEXPECTED_FIELD}")
                 checked.ok[i] = False
         return checked
 

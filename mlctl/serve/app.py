@@ -71,7 +71,6 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
     _error_handlers(app)
     ids = RequestIds()
     # outermost first: ids and metrics see every answer, including the 413s of the body limit
-    app.add_middleware(predict.PredictFastPath, ctx=ctx)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.add_middleware(ObserveMiddleware, metrics=metrics, ids=ids)
     app.direct = predict.PredictEndpoint(ctx, ids)  # after add_middleware, which would clear it

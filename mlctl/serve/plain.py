@@ -30,7 +30,7 @@ class Plan:
     __slots__ = ("specs", "width")
 
     def __init__(self, model: OnnxModel):
-        known = model._category_sets
+        known = model.category_sets
         # (name, numeric?, allowed categories or None when any non-empty string goes)
         self.specs = tuple((s.name, s.kind == "numeric", known.get(s.name)) for s in model.inputs)
         self.width = len(self.specs)

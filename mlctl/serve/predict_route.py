@@ -1,10 +1,10 @@
 """POST /predict: JSON records in, labels (and class probabilities) out.
 
-The route is documented through FastAPI (OpenAPI schema and example from the
-model's inputs), but requests are answered by ``PredictEndpoint``, one ASGI
-call that the app runs before its middleware stack and router: for a model
-that scores in tens of microseconds, routing, dependency solving, Request
-objects and one closure per middleware would otherwise cost more than the model.
+One function, ``answer``, turns a request body into the response. The app reaches it in one of two
+ways: ``PredictEndpoint``, one ASGI call that ServeApp runs before its middleware stack and router (for
+a model that scores in tens of microseconds, routing, dependency solving, Request objects and one
+closure per middleware would otherwise cost more than the model), or the documented route of
+``router`` once a middleware was added by whoever mounts the app.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from mlctl.onnxmodel.inputs import FIELD_REQUIRED
 from mlctl.serve.context import Context, context
 from mlctl.serve.limits import read_body
 from mlctl.serve.middleware import RequestIds
@@ -67,7 +68,7 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
     except ValueError as exc:
         return 400, dumps({"detail": str(exc)})
     if not isinstance(payload, dict) or "instances" not in payload:
-        return 422, dumps({"detail": [{"loc": ["body", "instances"], "msg": "field required"}]})
+        return 422, dumps({"detail": [{"loc": ["body", "instances"], "msg": FIELD_REQUIRED}]})
     instances = payload["instances"]
     n = len(instances) if isinstance(instances, list) else 0
     config = ctx.config
@@ -148,31 +149,13 @@ class PredictEndpoint:
             ctx.metrics.observe_request(PATH, "POST", status, time.perf_counter() - start)
 
 
-class PredictFastPath:
-    """Answer POST /predict inside the middleware stack (when ServeApp cannot run PredictEndpoint first)."""
-
-    def __init__(self, app: Any, ctx: Context):
-        self.app = app
-        self.ctx = ctx
-        self.route = _Route()
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = self.route
-        chunks, more = [], True
-        while more:  # behind BodyLimitMiddleware this is a single, already buffered message
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        await _respond(self.ctx, scope, b"".join(chunks), send, [])
-
-
 def router(served: Served, unknown: str, max_rows: int, extra: str = "reject") -> APIRouter:
-    """The documented /predict route (reached only when the app runs without its fast path)."""
+    """The documented /predict route: the same ``answer`` as PredictEndpoint, through the middleware stack.
+
+    ServeApp answers POST /predict with PredictEndpoint before its stack; once someone adds a middleware
+    (which must see every request) the shortcut is off and requests come here. Either way one function,
+    ``answer``, decides the response, and this route's OpenAPI entry documents it.
+    """
     api = APIRouter()
 
     @api.post(
@@ -183,7 +166,11 @@ def router(served: Served, unknown: str, max_rows: int, extra: str = "reject") -
         tags=["predict"],
     )
     async def predict(request: Request) -> Response:
-        status, body = await answer(context(request), request.scope, await request.body())
+        try:
+            status, body = await answer(context(request), request.scope, await request.body())
+        except Exception:  # never a traceback to the client
+            log.exception("unhandled error on /predict")
+            status, body = 500, INTERNAL
         return Response(body, status_code=status, media_type="application/json")
 
     return api

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from mlctl.onnxmodel.inputs import FIELD_REQUIRED, UNEXPECTED_FIELD
 from mlctl.onnxmodel.runtime import Checked, Prediction
-from mlctl.serve.fastcheck import SMALL, check_small
+from mlctl.onnxmodel.smallcheck import SMALL
 from mlctl.serve.state import Served
 
 MAX_ERRORS = 20
@@ -141,10 +142,10 @@ def validate_records(
         for name in names:
             if name not in rec:
                 missing.add((i, name))
-                errors.append(((where, i, name), "field required"))
+                errors.append(((where, i, name), FIELD_REQUIRED))
         for name in rec:
             if name not in name_set:
-                errors.append(((where, i, short(name)), "unexpected field"))
+                errors.append(((where, i, short(name)), UNEXPECTED_FIELD))
     # an absent field is reported once, as absent, not also as a missing value
     errors += [e for e in _row_errors(checked, where) if (e[0][1], e[0][2]) not in missing]
     if errors:
@@ -159,8 +160,8 @@ def validate_columns(
     check_count(n, max_rows, where)
     if extra == "ignore":
         columns = drop_extra(served, columns)
-    errors = [((where, name), "field required") for name in served.names if name not in columns]
-    errors += [((where, short(name)), "unexpected field") for name in columns if name not in served.name_set]
+    errors = [((where, name), FIELD_REQUIRED) for name in served.names if name not in columns]
+    errors += [((where, short(name)), UNEXPECTED_FIELD) for name in columns if name not in served.name_set]
     if errors:
         raise InputError(errors)
     checked = check(served, columns, n, unknown)
@@ -173,8 +174,8 @@ def validate_columns(
 def check(served: Served, columns: dict, n: int, unknown: str) -> Checked:
     """The runtime's validation; small requests of plain values take the pure-Python path."""
     if n <= SMALL and all(isinstance(c, list) for c in columns.values()):
-        return check_small(served.model, columns, n, unknown)
-    return served.model.check_columns(scalars(columns), n, unknown=unknown)
+        return served.model.check(columns, n, unknown=unknown)
+    return served.model.check(scalars(columns), n, unknown=unknown)
 
 
 def _row_errors(checked: Checked, where: str) -> list[tuple[tuple, str]]:

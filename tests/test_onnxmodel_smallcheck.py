@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlctl.onnxmodel.runtime import OnnxModel
-from mlctl.serve.fastcheck import check_small
+from mlctl.onnxmodel.smallcheck import check_small
 from mlctl.serve.scoring import scalars
 from tests.serve_helpers import build_model
 
