@@ -100,6 +100,7 @@ def test_parse_exp_show_reads_dvc3_json():
     assert rows[2].rev == "bbbbbbb"
 
 
+@pytest.mark.slow
 def test_exp_run_sweep_and_show(repo):
     sweep = ["-S", "train.search.cv=4,5", "-S", "train.candidates=[knn,ridge]", "-n", "sweep"]
     result = runner.invoke(app, ["exp", "run", "-C", str(repo), *sweep])
@@ -123,6 +124,7 @@ def test_exp_run_sweep_and_show(repo):
     assert "sweep-1" in result.output and "train.search.cv" in result.output
 
 
+@pytest.mark.slow
 def test_a_param_typo_fails_before_dvc_runs(tmp_path):
     write_params(tmp_path, PARAMS)  # no git, no DVC: the check must come first
     result = runner.invoke(app, ["exp", "run", "-C", str(tmp_path), "-S", "train.serch.cv=3"])
@@ -132,6 +134,7 @@ def test_a_param_typo_fails_before_dvc_runs(tmp_path):
     assert result.exit_code == EXIT_USAGE and "train.search.cv" in result.output
 
 
+@pytest.mark.slow
 def test_a_failing_stage_keeps_its_exit_code(repo):
     result = runner.invoke(app, ["exp", "run", "-C", str(repo), "-S", "train.search.cv=9"])
     assert result.exit_code == EXIT_GATE_REJECTED, result.output

@@ -206,6 +206,7 @@ def test_base_defaults_and_override(tmp_path):
 # -- drift of the training data against the base's, read through DVC ------------------------
 
 
+@pytest.mark.slow
 def test_training_data_drift_through_dvc(tmp_path):
     from dvc.repo import Repo
 

@@ -104,6 +104,7 @@ def test_a_failing_request_in_a_batch_fails_alone(served):
         assert pred.labels.tolist() == served.model.run(feeds).labels.tolist()
 
 
+@pytest.mark.slow
 def test_concurrent_http_clients_get_their_own_answers_and_log_rows(tmp_path):
     """Batched requests are logged once each, per batch, with exactly what each client was answered."""
     import pandas as pd

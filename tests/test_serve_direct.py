@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from mlctl.serve import create_app
 from tests.serve_helpers import ThreadServer, build_model, records, serve_config
@@ -25,6 +26,7 @@ class StampMiddleware:
         await self.app(scope, receive, stamped)
 
 
+@pytest.mark.slow
 def test_direct_predict_keeps_ids_limits_and_metrics(tmp_path):
     built = build_model(tmp_path / "m", "classification")
     app = create_app(serve_config(built, tmp_path, log_dir=None, max_body_bytes=4096))
@@ -43,6 +45,7 @@ def test_direct_predict_keeps_ids_limits_and_metrics(tmp_path):
     assert 'mlctl_http_request_duration_seconds_count{endpoint="/predict"} 3' in metrics
 
 
+@pytest.mark.slow
 def test_an_added_middleware_sees_predict(tmp_path):
     built = build_model(tmp_path / "m", "classification")
     app = create_app(serve_config(built, tmp_path, log_dir=None))

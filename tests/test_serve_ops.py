@@ -28,6 +28,8 @@ from tests.serve_helpers import (
     wait_http,
 )
 
+pytestmark = pytest.mark.slow  # every test here talks to a running server
+
 TOKEN = "s3cret-token"
 
 

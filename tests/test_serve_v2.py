@@ -12,6 +12,8 @@ import pytest
 from mlctl.serve import create_app
 from tests.serve_helpers import ThreadServer, build_model, records, serve_config, sklearn_predict
 
+pytestmark = pytest.mark.slow  # every test here talks to a running server
+
 
 @pytest.fixture(scope="module")
 def clf(tmp_path_factory):

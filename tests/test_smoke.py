@@ -12,6 +12,8 @@ from mlctl.core.errors import EXIT_EXTERNAL, EXIT_MODEL_INVALID
 from mlctl.serve import create_app
 from tests.serve_helpers import ThreadServer, build_model, free_port, serve_config
 
+pytestmark = pytest.mark.slow  # every test here talks to a running server
+
 runner = CliRunner()
 
 
