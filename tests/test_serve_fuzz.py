@@ -45,7 +45,8 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(tmp_path):
         # cwd: schemathesis keeps a crash cache (.schemathesis/) in the working directory
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and "500" not in result.stdout.split("SUMMARY")[-1]
+    # exit 0 means the not_a_server_error check never failed; "500 generated" in the summary is a count
+    assert " passed" in result.stdout and "Server error" not in result.stdout
 
 
 @pytest.mark.slow
