@@ -125,25 +125,30 @@ def fit_body(body: str, limit: int = MAX_BODY) -> str:
     return text + note
 
 
-def post(body: str, target: Target, *, timeout: float = 30.0) -> Posted:
-    """Update our marked comment on the pull request, or create it if there is none."""
+def client(token: str, timeout: float) -> Any:
+    """An httpx client for GitHub's REST API with the token (no redirects: the token must not follow one)."""
     import httpx
 
-    body = fit_body(body if MARKER in body else f"{MARKER}\n{body}")
     headers = {
-        "Authorization": f"Bearer {target.token}",
+        "Authorization": f"Bearer {token}",
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": "2022-11-28",
         "User-Agent": "mlctl-report",
     }
+    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=False)
+
+
+def post(body: str, target: Target, *, timeout: float = 30.0) -> Posted:
+    """Update our marked comment on the pull request, or create it if there is none."""
+    body = fit_body(body if MARKER in body else f"{MARKER}\n{body}")
     issue = f"{target.api}/repos/{target.repository}/issues"
-    with httpx.Client(headers=headers, timeout=timeout, follow_redirects=False) as client:
-        existing = _find(client, f"{issue}/{target.number}/comments")
+    with client(target.token, timeout) as client_:
+        existing = _find(client_, f"{issue}/{target.number}/comments")
         if existing is not None:
-            data = _call(client, "PATCH", f"{issue}/comments/{existing}", {"body": body})
+            data = _call(client_, "PATCH", f"{issue}/comments/{existing}", {"body": body})
             action = "updated"
         else:
-            data = _call(client, "POST", f"{issue}/{target.number}/comments", {"body": body})
+            data = _call(client_, "POST", f"{issue}/{target.number}/comments", {"body": body})
             action = "created"
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
         raise ExternalError(f"GitHub answered the {action} comment without an id", where=target.api)

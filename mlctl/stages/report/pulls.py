@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from mlctl.core.errors import ConfigError, ExternalError
 from mlctl.stages.report.github import DEFAULT_API, Target, _call, _json, _send
+from mlctl.stages.report.github import client as github_client
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,8 @@ def open_or_update(
     repo: Repository, head: str, base: str, title: str, body: str, *, timeout: float = 30.0
 ) -> PullRequest:
     """The open pull request from ``head`` into ``base``: updated (title, body) if there is one, else opened."""
-    import httpx
-
-    headers = {
-        "Authorization": f"Bearer {repo.token}",
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": "2022-11-28",
-        "User-Agent": "mlctl-report",
-    }
     pulls = f"{repo.api}/repos/{repo.repository}/pulls"
-    with httpx.Client(headers=headers, timeout=timeout, follow_redirects=False) as client:
+    with github_client(repo.token, timeout) as client:
         query = {"head": f"{repo.owner}:{head}", "base": base, "state": "open", "per_page": 100}
         found = _json(_send(client, "GET", pulls, params=query), "GET", pulls)
         if not isinstance(found, list):
