@@ -60,30 +60,39 @@ def init(
     keep: list[str] = typer.Option(None, "--keep", help="Keep this column as a feature even if it looks unusable."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept what was inferred without asking."),
     quick: bool = typer.Option(False, "--quick", help="Tiny search and evaluation budgets (a fast first run)."),
+    mlctl_spec: str = typer.Option(
+        None,
+        "--mlctl-spec",
+        help="The mlctl the project installs: 'mlctl-toolkit==X', a git URL with a tag, or a wheel URL "
+        "(default: how this mlctl was installed). Written once, into the project's pyproject.toml.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a project from one data file: git + DVC, params.yaml, schema, dvc.yaml, README and CI workflows."""
     from mlctl.cli.output import RichProgress, ok, out, print_json, warn
     from mlctl.errors import ConfigError
+    from mlctl.scaffold.spec import resolve
     from mlctl.stages.init import analyse, check_directory, create
 
     if task is not None and task not in ("classification", "regression"):
         raise ConfigError(f"--task must be classification or regression, not {task!r}")
     exclude, keep = list(exclude or []), list(keep or [])
     check_directory(directory)  # before reading a large file
+    spec = resolve(mlctl_spec)
     analysis = analyse(data, target, task=task, exclude=exclude, keep=keep)
     if not as_json:
         _show(analysis)
     if _interactive() and not yes and not as_json:
         analysis = _ask(analysis, task, exclude, keep)
     if as_json:
-        result = create(directory, analysis, quick=quick)
+        result = create(directory, analysis, quick=quick, spec=spec)
         print_json(result.to_dict())
         return
     with RichProgress() as bar:
-        result = create(directory, analysis, progress=bar, quick=quick)
+        result = create(directory, analysis, progress=bar, quick=quick, spec=spec)
     for message in result.warnings:
         warn(message)
+    out.print(f"mlctl requirement (pyproject.toml): {result.mlctl_requirement}")
     ok(f"created {result.directory} ({len(result.files)} files in git, commit {result.commit[:8]})")
     out.print(f"next: cd {directory} && mlctl run   # then: mlctl serve")
 

@@ -71,11 +71,10 @@ def _missing_sections(params: dict, task: str) -> str:
     )
 
 
-def write_files(root: Path, analysis: Analysis, source: str, *, quick: bool = False) -> None:
-    """params.yaml (validated), dvc.yaml, .gitignore, .dvcignore, README.md, pyproject, tests, workflows."""
+def write_files(root: Path, analysis: Analysis, source: str, *, requirement: str, quick: bool = False) -> None:
+    """params.yaml (validated), dvc.yaml, ignore files, README.md, pyproject, Dockerfile, tests, workflows."""
     import yaml
 
-    from mlctl import __version__
     from mlctl.dvcfile import render as render_dvc
     from mlctl.io import write_text
     from mlctl.params import parse_params
@@ -111,11 +110,13 @@ def write_files(root: Path, analysis: Analysis, source: str, *, quick: bool = Fa
         "features": _features_md(analysis),
         "excluded": _excluded_md(analysis),
         "example": json.dumps(_example(analysis), default=str),
-        "mlctl_version": __version__,
+        "mlctl_requirement": json.dumps(requirement),  # a TOML basic string
     }
     write_text(root / "README.md", files.render(files.template_text("project", "README.md"), **values))
     write_text(root / "pyproject.toml", files.render(files.template_text("project", "pyproject.toml"), **values))
     write_text(root / "tests" / "test_project.py", files.template_text("project", "tests", "test_project.py.txt"))
+    write_text(root / "Dockerfile", files.render(files.template_text("project", "Dockerfile"), **values))
+    write_text(root / ".dockerignore", files.template_text("project", "dockerignore"))
     for name, text in files.workflow_templates().items():
         write_text(root / ".github" / "workflows" / name, text)
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from mlctl.progress import Progress
     from mlctl.scaffold.roles import ColumnRole, TargetInfo
+    from mlctl.scaffold.spec import Spec
 
 MIN_ROWS = 30  # fewer rows cannot be split three ways and cross-validated
 # Leading bytes of files people mistake for tables.
@@ -75,6 +76,7 @@ class InitResult:
 
     directory: str
     source: str
+    mlctl_requirement: str  # the one place the project names the mlctl it installs (pyproject.toml)
     commit: str
     files: list[str]
     analysis: dict[str, Any]
@@ -194,14 +196,27 @@ def analyse(
     return Analysis(Path(data), fmt, len(df), len(df.columns), target, info, roles, df)
 
 
-def create(directory: Path, analysis: Analysis, progress: Progress | None = None, *, quick: bool = False) -> InitResult:
-    """Lay out the project in ``directory``; on failure remove everything written."""
+def create(
+    directory: Path,
+    analysis: Analysis,
+    progress: Progress | None = None,
+    *,
+    quick: bool = False,
+    spec: Spec | None = None,
+) -> InitResult:
+    """Lay out the project in ``directory``; on failure remove everything written.
+
+    ``spec`` is the mlctl requirement the project installs (default: the running installation's).
+    """
+    from mlctl.scaffold.spec import installed
+
     check_directory(directory)
+    spec = spec or installed()
     started = time.perf_counter()
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        return _create(directory.resolve(), analysis, progress or NoProgress(), started, quick)
+        return _create(directory.resolve(), analysis, progress or NoProgress(), started, quick, spec)
     except BaseException:
         if created:
             shutil.rmtree(directory, ignore_errors=True)
@@ -211,18 +226,18 @@ def create(directory: Path, analysis: Analysis, progress: Progress | None = None
         raise
 
 
-def _create(root: Path, analysis: Analysis, progress: Progress, started: float, quick: bool) -> InitResult:
+def _create(root: Path, analysis: Analysis, progress: Progress, started: float, quick: bool, spec: Spec) -> InitResult:
     from mlctl.scaffold import files, layout
 
     progress.start("init: writing files", total=5)
     source = layout.copy_source(root, analysis)
-    layout.write_files(root, analysis, source, quick=quick)
+    layout.write_files(root, analysis, source, quick=quick, requirement=spec.requirement)
     progress.advance()
     files.init_repository(root)
     progress.advance()
     files.track_with_dvc(root, source)
     progress.advance()
-    warnings = layout.infer_schema(root)
+    warnings = ([spec.warning] if spec.warning else []) + layout.infer_schema(root)
     progress.advance()
     commit = files.initial_commit(root, f"mlctl init: {analysis.target_info.task} of {analysis.target!r} from {source}")
     progress.advance()
@@ -231,6 +246,7 @@ def _create(root: Path, analysis: Analysis, progress: Progress, started: float, 
     return InitResult(
         directory=str(root),
         source=source,
+        mlctl_requirement=spec.requirement,
         commit=commit,
         files=tracked,
         analysis=analysis.to_dict(),
@@ -249,7 +265,12 @@ def run(
     keep: list[str] = (),
     quick: bool = False,
     progress: Progress | None = None,
+    mlctl_spec: str | None = None,
 ) -> InitResult:
     """analyse + create, with no questions asked (the library never prompts)."""
+    from mlctl.scaffold.spec import resolve
+
     check_directory(directory)
-    return create(directory, analyse(data, target, task=task, exclude=exclude, keep=keep), progress, quick=quick)
+    spec = resolve(mlctl_spec)
+    analysis = analyse(data, target, task=task, exclude=exclude, keep=keep)
+    return create(directory, analysis, progress, quick=quick, spec=spec)
