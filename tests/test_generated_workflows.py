@@ -1,0 +1,151 @@
+"""The workflows `mlctl init` writes, executed by the harness on projects made from generated data.
+
+Each project is made once per module (init, a first local run, `dvc push` to S3 on moto's server, a push to a
+bare repository acting as origin); the scenarios then push commits, open pull requests on the fake GitHub API
+and run the project's own workflows as GitHub would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import GIT_IDENTITY, REPO, make_frame
+from fake_github import FakeGitHub
+from workflow_fixtures import S3_KEYS
+from workflow_harness import Runner
+
+pytestmark = pytest.mark.slow
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+TOKEN = "ghs_harness_token"
+CI, CD, CT = ".github/workflows/ci.yml", ".github/workflows/cd.yml", ".github/workflows/ct.yml"
+
+
+def user_env(endpoint: str) -> dict[str, str]:
+    """What the person at their machine has: this checkout's mlctl, a git identity, credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AWS_"))}
+    return {**env, "PYTHONPATH": str(REPO), **GIT_IDENTITY, **S3_KEYS, "DVC_NO_ANALYTICS": "1"}
+
+
+@dataclass
+class Project:
+    root: Path  # the person's working copy
+    origin: Path  # the bare repository GitHub stands for
+    env: dict[str, str]
+    remote_url: str
+
+    def sh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(args, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=600)
+        if check:
+            assert proc.returncode == 0, f"{args}: {proc.stdout}{proc.stderr}"
+        return proc
+
+    def mlctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.sh(sys.executable, "-m", "mlctl", *args, check=check)
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.sh(sys.executable, "-m", "dvc", *args, check=check)
+
+    def head(self) -> str:
+        return self.sh("git", "rev-parse", "HEAD").stdout.strip()
+
+    def commit_and_push(self, message: str, branch: str) -> str:
+        self.sh("git", "add", "-A")
+        self.sh("git", "commit", "-qm", message)
+        self.sh("git", "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+        return self.head()
+
+
+def make_project(base: Path, endpoint: str, name: str, data: Path, bucket_prefix: str) -> Project:
+    env = user_env(endpoint)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlctl", "init", str(base / name), "--data", str(data), "--target", "target"]
+        + ["--yes", "--quick", "--mlctl-spec", f"mlctl-toolkit=={VERSION}"],
+        cwd=base,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    origin = base / f"{name}.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    project = Project(base / name, origin, env, f"s3://models/{bucket_prefix}")
+    project.sh("git", "remote", "add", "origin", str(origin))
+    project.dvc("remote", "add", "--local", "--default", "storage", project.remote_url)
+    project.dvc("remote", "modify", "--local", "storage", "endpointurl", endpoint)
+    return project
+
+
+def first_run(project: Project) -> str:
+    """The person's first `mlctl run`, `dvc push` and `git push` (what the project's README says to do)."""
+    project.mlctl("run")
+    project.dvc("push")
+    return project.commit_and_push("first run of the pipeline", "main")
+
+
+@pytest.fixture(scope="module")
+def github():
+    with FakeGitHub(TOKEN) as gh:
+        yield gh
+
+
+@pytest.fixture(scope="module")
+def csv_project(tmp_path_factory, moto_s3) -> Project:
+    base = tmp_path_factory.mktemp("csvproject")
+    make_frame(n=240, seed=3).to_csv(base / "customers.csv", index=False)
+    project = make_project(base, moto_s3, "churn", base / "customers.csv", "churn")
+    first_run(project)
+    return project
+
+
+def runner_for(project: Project, tmp: Path, python_env, github, endpoint: str, **overrides) -> Runner:
+    variables = {"DVC_REMOTE_URL": project.remote_url, "DVC_REMOTE_ENDPOINT": endpoint}
+    return Runner(
+        project.origin,
+        tmp,
+        python_env,
+        secrets=overrides.get("secrets", {"GITHUB_TOKEN": TOKEN, **S3_KEYS}),
+        variables=overrides.get("variables", variables),
+        api_url=github.url,
+    )
+
+
+def pull_request_event(pull: dict, head_sha: str) -> dict:
+    return {
+        "number": pull["number"],
+        "pull_request": {
+            "number": pull["number"],
+            "head": {"ref": pull["head"]["ref"], "sha": head_sha},
+            "base": {"ref": pull["base"]["ref"]},
+        },
+    }
+
+
+def test_a_push_to_main_is_green(csv_project, tmp_path, python_env, github, moto_s3):
+    runner = runner_for(csv_project, tmp_path, python_env, github, moto_s3)
+    result = runner.run(CI, event="push", ref="refs/heads/main", sha=csv_project.head())
+    assert result.ok, result.log()
+    assert result.jobs["pipeline"].step("Micro-benchmark the exported model").outcome == "success"
+    assert (
+        result.jobs["pipeline"].step("Report to the pull request (also when the gate or the pipeline failed)").outcome
+        == "skipped"
+    )
+    assert (result.artifacts / "reports" / "reports" / "gate.json").exists()
+    assert not github.state.comments
+
+
+def set_param(project: Project, path: list[str], value) -> None:
+    params = project.root / "params.yaml"
+    data = yaml.safe_load(params.read_text())
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    params.write_text(yaml.safe_dump(data, sort_keys=False))
