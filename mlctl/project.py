@@ -40,7 +40,19 @@ class Project:
         return self.root / PARAMS_FILE
 
     def path(self, value: str | Path, *, what: str = "path") -> Path:
-        """Resolve ``value`` against the root and refuse anything that escapes it."""
+        """Resolve ``value`` (from params.yaml or the command line) against the root; ``~`` is expanded.
+
+        Paths a person wrote are theirs to choose: absolute paths and paths outside the project
+        are allowed. Paths that come from untrusted input go through :meth:`inside` instead.
+        """
+        return (self.root / Path(value).expanduser()).resolve()
+
+    def inside(self, value: str | Path, *, what: str = "path") -> Path:
+        """Resolve ``value`` against the root and refuse anything that escapes it.
+
+        For paths from untrusted input (HTTP requests, archive members, manifests inside bundles or
+        registry entries): ``..``, absolute paths and symlinks out of the project are refused.
+        """
         resolved = (self.root / value).resolve()
         if not resolved.is_relative_to(self.root.resolve()):
             raise ConfigError(

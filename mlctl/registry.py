@@ -267,7 +267,10 @@ def materialise(root: Path, ref: str) -> tuple[Path, Path]:
     The sha256 in the manifest is still checked when the model is loaded.
     """
     version = resolve(root, ref)
-    dest = root / ".mlctl" / "registry" / version.name / f"v{version.version}"
+    from mlctl.project import Project
+
+    # the name and version come from git tags (anyone who can push tags): keep them under .mlctl/registry/
+    dest = Project(root).inside(Path(".mlctl", "registry", version.name, f"v{version.version}"), what="registry entry")
     model, manifest = dest / "model.onnx", dest / "model.json"
     if not (model.exists() and manifest.exists()):
         fetch_artifacts(root, version, dest, MODEL_FILES)

@@ -128,7 +128,7 @@ def write_revision(root: Path, *, acc, auc, loss, recall, passed, valid, sklearn
         "reports/validation.json": validation(valid),
         "models/train.json": train_json(sklearn),
         "data/raw/manifest.json": manifest(fp, 400),
-        "metrics/perf.json": perf(p50, rps),
+        "reports/bench.json": perf(p50, rps),
     }
     for rel, doc in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

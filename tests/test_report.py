@@ -20,7 +20,7 @@ from mlctl.project import Project
 from mlctl.reporting import MARKER, github
 from mlctl.reporting.diff import MetricRow, direction, flatten_metrics, param_rows
 from mlctl.stages.report import run
-from tests.conftest import REPO, git
+from tests.conftest import git
 from tests.report_helpers import FakeGitHub, two_commit_project
 
 runner = CliRunner()
@@ -296,44 +296,3 @@ def test_fit_body_keeps_details_closed():
     fitted = github.fit_body(body, limit=5000)
     assert len(fitted) <= 5000 and fitted.count("<details") == fitted.count("</details>")
     assert "artifacts" in fitted
-
-
-# -- the micro-benchmark feeds the report -----------------------------------------------------
-
-
-def test_bench_ci_micro_writes_perf_json(tmp_path):
-    from mlctl.convert import write_onnx_model
-    from mlctl.estimators import build_pipeline
-    from mlctl.features import infer_features, to_model_frame
-    from mlctl.params.train import PreprocessParams
-    from mlctl.reporting.watch import perf_rows
-    from tests.conftest import make_frame
-
-    df = make_frame(n=300).drop(columns=["signup"])
-    features = infer_features(df, "target")
-    X = to_model_frame(df, features)
-    pipe = build_pipeline("logistic_regression", "classification", features, PreprocessParams(), 0).fit(X, df["target"])
-    write_onnx_model(pipe, features, tmp_path / "models", task="classification", target="target", X_train=X)
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks/bench_ci_micro.py"),
-            "-C",
-            str(tmp_path),
-            "--rows",
-            "2000",
-            "--single",
-            "30",
-            "--repeat",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    perf = json.loads((tmp_path / "metrics/perf.json").read_text())
-    assert perf["batch"]["rows"] == 2000 and perf["single_row"]["calls"] == 30
-    assert perf["single_row"]["p50_ms"] > 0 and perf["batch"]["rows_per_s"] > 0
-    assert perf["input"].startswith("generated")  # no test split here: rows from the manifest's schema
-    assert len(perf_rows(None, perf)) == 5

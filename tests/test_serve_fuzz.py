@@ -16,7 +16,7 @@ def schemathesis_cli() -> list[str]:
     exe = shutil.which("schemathesis") or shutil.which("st")
     if exe:
         return [exe]
-    pytest.skip("schemathesis is not installed (pip install "mlctl-toolkit[test]")")
+    pytest.skip("schemathesis is not installed (pip install 'mlctl-toolkit[test]')")
     return [sys.executable]
 
 

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "monitor",
     "retrain",
     "report",
+    "bench",  # latency/throughput of the exported model
     "smoke",
     "registry",
     "remote",

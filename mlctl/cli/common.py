@@ -22,6 +22,17 @@ ProjectOpt = typer.Option(
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 
 
+def user_path(value: str | Path | None) -> str | None:
+    """A path typed on the command line, as an absolute path: relative to the current directory, ``~`` expanded.
+
+    Params defaults stay relative to the project root; what a person types means what their shell
+    means, wherever the project is (``-C DIR``) and even outside it.
+    """
+    if value is None or str(value) == "":
+        return None
+    return str(Path(value).expanduser().resolve())
+
+
 def load(project_dir: Path | None) -> tuple[Project, Params]:
     """Find the project and load its params.yaml once, validated."""
     from mlctl.params import load_params

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError
 
 from mlctl.errors import ConfigError, InputNotFoundError
 from mlctl.params.base import Section
+from mlctl.params.bench import BenchParams
 from mlctl.params.bundle import BundleParams
 from mlctl.params.collect import CollectParams, Source
 from mlctl.params.evaluate import EvaluateParams
@@ -65,6 +66,7 @@ class Params(Common):
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     retrain: RetrainParams = Field(default_factory=RetrainParams)
     report: ReportParams = Field(default_factory=ReportParams)
+    bench: BenchParams = Field(default_factory=BenchParams)
 
     @property
     def common(self) -> Common:
@@ -97,6 +99,7 @@ STAGES = [
     "monitor",
     "retrain",
     "report",
+    "bench",
 ]
 Params.model_config["populate_by_name"] = True
 Params.model_rebuild(force=True)

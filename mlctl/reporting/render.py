@@ -225,14 +225,15 @@ def watch_section(r: dict, tolerance: float, limit: int) -> str:
         parts.append(table(["source", "base", "this", "base rows", "this rows", "status"], rows, raw={1, 2}))
     else:
         parts.append("_No source manifest found._\n")
-    parts.append("\n**Serving micro-benchmark** (`metrics/perf.json`, onnxruntime through mlctl.runtime):\n")
+    file = r.get("perf_file", "reports/bench.json")
+    parts.append(f"\n**Serving micro-benchmark** (`{file}` from `mlctl bench`, onnxruntime through mlctl.runtime):\n")
     perf = [MetricRow(**{k: p[k] for k in ("file", "key", "base", "this", "direction")}) for p in r["perf"]]
     if perf:
         verdicts = {i: perf_verdict(p, tolerance) for i, p in enumerate(perf)}
         parts.append(metric_table(perf, verdicts, first="measure"))
         parts.append(f"\n_Changes within ±{tolerance:.0%} are treated as runner noise._\n")
     else:
-        parts.append("_No metrics/perf.json: run `python benchmarks/bench_ci_micro.py` before the report._\n")
+        parts.append(f"_No {file} here or at the base: run `mlctl bench` before the report._\n")
     return "\n".join(parts)
 
 

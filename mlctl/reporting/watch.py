@@ -14,13 +14,14 @@ from typing import Any
 
 from mlctl.reporting.diff import MetricRow
 
-# metrics/perf.json keys shown in the report: (path, label, direction)
+# reports/bench.json (`mlctl bench`) keys shown in the report: (path, label, direction)
 PERF_KEYS = [
     ("single_row.p50_ms", "single-row latency p50 (ms)", "lower"),
     ("single_row.p95_ms", "single-row latency p95 (ms)", "lower"),
     ("single_row.rows_per_s", "single-row throughput (rows/s)", "higher"),
-    ("batch.median_ms", "10k-row batch median (ms)", "lower"),
-    ("batch.rows_per_s", "10k-row batch throughput (rows/s)", "higher"),
+    ("batch.median_ms", "batch latency median (ms)", "lower"),
+    ("batch.p95_ms", "batch latency p95 (ms)", "lower"),
+    ("batch.rows_per_s", "batch throughput (rows/s)", "higher"),
 ]
 
 
@@ -129,13 +130,13 @@ def _get(doc: Any, dotted: str) -> float | None:
     return float(doc) if isinstance(doc, (int, float)) and not isinstance(doc, bool) else None
 
 
-def perf_rows(base: dict | None, this: dict | None) -> list[MetricRow]:
+def perf_rows(base: dict | None, this: dict | None, file: str = "reports/bench.json") -> list[MetricRow]:
     """The micro-benchmark's latency and throughput on the base and here."""
     rows = []
     for key, label, way in PERF_KEYS:
         old, new = _get(base, key), _get(this, key)
         if old is not None or new is not None:
-            rows.append(MetricRow("metrics/perf.json", label, old, new, way))
+            rows.append(MetricRow(file, label, old, new, way))
     return rows
 
 

@@ -157,7 +157,7 @@ def collect(
     base_train = base.show_json(params.train_report)
     packages = watch.package_rows((base_train or {}).get("packages"), (train or {}).get("packages"))
     sources = watch.source_rows(base.show_json(params.raw_manifest), _current_json(project, params.raw_manifest))
-    perf = watch.perf_rows(base.show_json(params.perf), _current_json(project, params.perf))
+    perf = watch.perf_rows(base.show_json(params.perf), _current_json(project, params.perf), params.perf)
     progress.advance()
     notes = []
     if gate is None:
@@ -169,6 +169,7 @@ def collect(
         "head": base.head,
         "max_rows": params.max_rows,
         "perf_tolerance": params.perf_tolerance,
+        "perf_file": params.perf,
         "headline": _headline(sections, gate),
         "metrics": sections,
         "params": params_diff,
