@@ -24,6 +24,8 @@ from workflow_harness import Runner
 pytestmark = pytest.mark.slow
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 TOKEN = "ghs_harness_token"
+MLCTL = (sys.executable, "-m", "mlctl")
+SPEC = ("--mlctl-spec", f"mlctl-toolkit=={VERSION}")
 CI, CD, CT = ".github/workflows/ci.yml", ".github/workflows/cd.yml", ".github/workflows/ct.yml"
 
 
@@ -65,8 +67,7 @@ class Project:
 def make_project(base: Path, endpoint: str, name: str, data: Path, bucket_prefix: str) -> Project:
     env = user_env(endpoint)
     proc = subprocess.run(
-        [sys.executable, "-m", "mlctl", "init", str(base / name), "--data", str(data), "--target", "target"]
-        + ["--yes", "--quick", "--mlctl-spec", f"mlctl-toolkit=={VERSION}"],
+        [*MLCTL, "init", str(base / name), "--data", str(data), "--target", "target", "--yes", "--quick", *SPEC],
         cwd=base,
         env=env,
         capture_output=True,
@@ -149,3 +150,64 @@ def set_param(project: Project, path: list[str], value) -> None:
         node = node[key]
     node[path[-1]] = value
     params.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def open_pull_request(project: Project, github, branch: str, change) -> tuple[dict, str]:
+    """A person's branch with one change, pushed and opened as a pull request against main."""
+    project.sh("git", "checkout", "-q", "-b", branch, "main")
+    try:
+        change()
+        sha = project.commit_and_push(f"change on {branch}", branch)
+    finally:
+        project.sh("git", "checkout", "-q", "main")
+    return github.open_pull(branch, title=branch), sha
+
+
+REPORT = "Report to the pull request (also when the gate or the pipeline failed)"
+
+
+def test_b_pull_request_changing_a_param_is_green_with_one_comment(csv_project, tmp_path, python_env, github, moto_s3):
+    pull, sha = open_pull_request(
+        csv_project,
+        github,
+        "smaller-c",
+        lambda: set_param(csv_project, ["train", "spaces", "logistic_regression", "C"], [0.05]),
+    )
+    runner = runner_for(csv_project, tmp_path, python_env, github, moto_s3)
+    result = runner.run(
+        CI,
+        event="pull_request",
+        ref=f"refs/pull/{pull['number']}/merge",
+        sha=sha,
+        payload=pull_request_event(pull, sha),
+    )
+    assert result.ok, result.log()
+    comments = github.state.comments_on(pull["number"])
+    assert len(comments) == 1, comments
+    body = comments[0]["body"]
+    assert "roc_auc" in body and "passed" in body.lower(), body
+    assert "0.05" in body  # the changed param
+
+
+def test_c_pull_request_the_gate_rejects_is_red_with_the_comment(csv_project, tmp_path, python_env, github, moto_s3):
+    pull, sha = open_pull_request(
+        csv_project,
+        github,
+        "strict-gate",
+        lambda: set_param(csv_project, ["gate", "thresholds", "roc_auc"], {"min": 0.9999}),
+    )
+    runner = runner_for(csv_project, tmp_path, python_env, github, moto_s3)
+    result = runner.run(
+        CI,
+        event="pull_request",
+        ref=f"refs/pull/{pull['number']}/merge",
+        sha=sha,
+        payload=pull_request_event(pull, sha),
+    )
+    assert not result.ok
+    assert result.jobs["pipeline"].result == "failure"
+    assert result.jobs["pipeline"].step(REPORT).outcome == "success", result.log()
+    comments = github.state.comments_on(pull["number"])
+    assert len(comments) == 1, comments
+    body = comments[0]["body"]
+    assert "threshold" in body and "0.9999" in body, body

@@ -64,9 +64,19 @@ def python_env(tmp_path_factory) -> PythonEnv:
         shadowed = True
     except PackageNotFoundError:
         shadowed = False
-    if shadowed:  # the same distribution name is installed outside (an editable checkout): pip would keep that one
+    if shadowed:  # the same distribution is installed outside the virtualenv: pip would keep that one
         proc = subprocess.run(
-            [str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+            [
+                str(env / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-index",
+                "--ignore-installed",
+                str(wheel),
+            ],
             capture_output=True,
             text=True,
         )
