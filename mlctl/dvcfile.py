@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from mlctl.params.collect import Source
 
 HEADER = (
     "# The pipeline: one stage per `mlctl <stage>` command, each reading only its own\n"
@@ -29,16 +34,51 @@ PLOTS = {
 }
 
 
-def stages(task: str) -> dict[str, Any]:
-    """The stages of the pipeline for ``task`` ('classification' or 'regression')."""
+SOURCES_DIR = "data/sources"
+FILE_KINDS = ("csv", "parquet", "jsonl")
+GLOB = "*?["
+
+
+def _file_dep(path: str) -> str:
+    """What DVC watches for a file source: data/sources as a whole, else the path up to its first wildcard."""
+    if path == SOURCES_DIR or path.startswith(SOURCES_DIR + "/"):
+        return SOURCES_DIR
+    cut = min((path.index(c) for c in GLOB if c in path), default=None)
+    if cut is None:
+        return path
+    head = path[:cut].rsplit("/", 1)[0]
+    return head or "."
+
+
+def collect_stage(sources: Sequence[Source] | None = None) -> dict[str, Any]:
+    """The collect stage: file sources are DVC deps; SQL, HTTP and sklearn sources make it always run.
+
+    An always-run collect rewrites nothing when the sources' content fingerprint is unchanged
+    (mlctl.stages.collect), so DVC still skips every stage after it.
+    """
+    files = [s.path for s in sources or [] if s.kind in FILE_KINDS and s.path]
+    remote = any(s.kind not in FILE_KINDS for s in sources or [])
+    deps = [SOURCES_DIR] if sources is None else list(dict.fromkeys(_file_dep(p) for p in files))
+    stage: dict[str, Any] = {"cmd": "mlctl collect"}
+    if deps:
+        stage["deps"] = deps
+    stage["params"] = ["collect", "target"]
+    stage["outs"] = ["data/raw/data.parquet", {"data/raw/manifest.json": NOCACHE}]
+    if remote or not deps:
+        stage["always_changed"] = True  # DVC cannot see a table, URL or dataset change: collect checks
+        # persist: DVC must not delete the outputs before collect runs, or collect cannot leave them as they were
+        stage["outs"] = [
+            {"data/raw/data.parquet": {"persist": True}},
+            {"data/raw/manifest.json": {**NOCACHE, "persist": True}},
+        ]
+    return stage
+
+
+def stages(task: str, sources: Sequence[Source] | None = None) -> dict[str, Any]:
+    """The stages of the pipeline for ``task`` ('classification' or 'regression') and the collect ``sources``."""
     common = ["seed", "target", "task"]
     return {
-        "collect": {
-            "cmd": "mlctl collect",
-            "deps": ["data/sources"],
-            "params": ["collect", "target"],
-            "outs": ["data/raw/data.parquet", {"data/raw/manifest.json": NOCACHE}],
-        },
+        "collect": collect_stage(sources),
         "validate": {
             "cmd": "mlctl validate",
             "deps": ["data/raw/data.parquet", "data/schema.yaml", "data/profile.json"],
@@ -123,8 +163,8 @@ def stages(task: str) -> dict[str, Any]:
     }
 
 
-def render(task: str) -> str:
-    """dvc.yaml as text."""
+def render(task: str, sources: Sequence[Source] | None = None) -> str:
+    """dvc.yaml as text (``sources``: params.yaml's collect.sources; None: files under data/sources)."""
     import yaml
 
     if task not in PLOTS:
@@ -134,5 +174,7 @@ def render(task: str) -> str:
         def ignore_aliases(self, data: Any) -> bool:  # repeated {cache: false} must not become &id001
             return True
 
-    body = yaml.dump({"stages": stages(task)}, Dumper=NoAliases, sort_keys=False, default_flow_style=False, width=120)
+    body = yaml.dump(
+        {"stages": stages(task, sources)}, Dumper=NoAliases, sort_keys=False, default_flow_style=False, width=120
+    )
     return HEADER + body

@@ -8,6 +8,8 @@ hash (sklearn).
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,32 @@ if TYPE_CHECKING:
 SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes", "digits", "linnerud")
 
 
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand(text: str, source: Source, key: str = "url") -> str:
+    """``${NAME}`` replaced by the environment variable NAME, so credentials come from secrets, not params.yaml."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(
+                f"source {source.name!r}: the environment variable {name} (used in its {key}) is not set",
+                where="collect.sources",
+                hint=f"export {name}=... ; in CI map a repository secret to it: env: {name}: ${{{{ secrets.{name} }}}}",
+            )
+        return os.environ[name]
+
+    return VARIABLE.sub(value, text)
+
+
+def _shown(template: str, url: object) -> str:
+    """How a URL is shown and recorded: the template when it names variables (their values stay secret)."""
+    if VARIABLE.search(template):
+        return template
+    return url.render_as_string(hide_password=True) if hasattr(url, "render_as_string") else str(url)
+
+
 # ---- SQL ---------------------------------------------------------------------
 
 
@@ -32,10 +60,10 @@ def read_sql(source: Source, project: Project) -> SourceData:
     from mlctl.io import frame_hash
 
     try:
-        url = sa.engine.make_url(str(source.url))
+        url = sa.engine.make_url(expand(str(source.url), source))
     except sa.exc.ArgumentError as exc:
         raise ConfigError(f"source {source.name!r}: not a SQLAlchemy URL: {exc}", where="collect.sources") from None
-    shown = url.render_as_string(hide_password=True)
+    shown = _shown(str(source.url), url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         db = Path(url.database)
         db = db if db.is_absolute() else project.path(db, what="SQLite database")
@@ -53,7 +81,17 @@ def read_sql(source: Source, project: Project) -> SourceData:
             hint=f"pip install {exc.name}",
         ) from None
     try:
-        with engine.connect() as conn:
+        conn = engine.connect()
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise ExternalError(
+            f"source {source.name!r}: cannot connect to the database: {first_line(getattr(exc, 'orig', None) or exc)}",
+            where=shown,
+            hint="check that the database is up and reachable from here, and the URL and its credentials "
+            "(set them through ${VARIABLES} in collect.sources[].url)",
+        ) from None
+    try:
+        with conn:
             frame = pd.read_sql(str(source.query), conn, **source.read_options)
     except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         while exc.__cause__ is not None:  # pandas wraps SQLAlchemy, which wraps the driver: say what the driver said
@@ -80,11 +118,13 @@ def read_http(source: Source, project: Project) -> SourceData:
 
     from mlctl import __version__
 
-    url = str(source.url)
-    parsed = urllib.parse.urlsplit(url)
+    template = str(source.url)
+    real = expand(template, source)
+    url = template if VARIABLE.search(template) else real  # shown and recorded; the real one may hold a token
+    parsed = urllib.parse.urlsplit(real)
     if parsed.scheme not in ("http", "https"):
         raise ConfigError(f"source {source.name!r}: only http(s) URLs can be downloaded", where=url)
-    request = urllib.request.Request(url, headers={"User-Agent": f"mlctl/{__version__}"})
+    request = urllib.request.Request(real, headers={"User-Agent": f"mlctl/{__version__}"})
     try:
         with urllib.request.urlopen(request, timeout=source.timeout) as response:
             body = response.read()

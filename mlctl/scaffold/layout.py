@@ -91,9 +91,9 @@ def write_files(root: Path, analysis: Analysis, source: str, *, requirement: str
         quick=quick,
     )
     params_text += _missing_sections(yaml.safe_load(params_text), info.task)
-    parse_params(yaml.safe_load(params_text), "params.yaml (generated)")  # a bug here must not reach the user
+    parsed = parse_params(yaml.safe_load(params_text), "params.yaml (generated)")  # a bug must not reach the user
     write_text(root / "params.yaml", params_text)
-    write_text(root / "dvc.yaml", render_dvc(info.task))
+    write_text(root / "dvc.yaml", render_dvc(info.task, parsed.collect.sources))
     write_text(root / ".gitignore", files.template_text("project", "gitignore"))
     write_text(root / ".dvcignore", files.template_text("project", "dvcignore"))
     task_line = info.task + (f", {info.n_classes} classes" if info.task == "classification" else "")

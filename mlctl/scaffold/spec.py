@@ -122,6 +122,8 @@ def installed(extras: tuple[str, ...] = EXTRAS) -> Spec:
     try:
         dist = metadata.distribution(DIST)
     except metadata.PackageNotFoundError:
+        dist = None
+    if dist is None or not _provides_running_mlctl(dist):
         pinned = f"{_with_extras(DIST, extras)}=={version}"
         warning = f"mlctl runs from source files, not an installed {DIST}; the project pins {pinned}. {HOW}"
         return Spec(pinned, "local", warning)
@@ -131,6 +133,18 @@ def installed(extras: tuple[str, ...] = EXTRAS) -> Spec:
     except json.JSONDecodeError:
         info = None
     return from_direct_url(info, dist.version or version, extras)
+
+
+def _provides_running_mlctl(dist) -> bool:
+    """False when the mlctl imported now is not the installed distribution's (a checkout on PYTHONPATH)."""
+    from pathlib import Path
+
+    import mlctl
+
+    entry = next((f for f in dist.files or [] if str(f).replace("\\", "/") == "mlctl/__init__.py"), None)
+    if entry is None:  # an editable install: its direct_url.json says where the code is
+        return True
+    return Path(str(dist.locate_file(entry))).resolve() == Path(mlctl.__file__).resolve()
 
 
 def resolve(given: str | None, extras: tuple[str, ...] = EXTRAS) -> Spec:

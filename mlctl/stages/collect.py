@@ -41,6 +41,7 @@ class CollectResult:
     sources: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unchanged: bool = False  # the content fingerprint matched: data/raw was left byte for byte as it was
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -155,9 +156,13 @@ def run(params: CollectParams, common: Common, project: Project, progress: Progr
     # the copied file's bytes are the data: their sha256 (already taken as the fingerprint) identifies it
     digest = parts[0].fingerprint if _copied(parts) else frame_hash(df)
     info = manifest(df, parts, params, digest, rows=rows, nulls=nulls, warnings=warnings)
-    # Only now, with every source read and checked, is anything written.
-    _write_data(df, parts, output)
-    write_json(manifest_path, info)
+    # Only now, with every source read and checked, is anything written; and nothing when the content
+    # is the same as last time, so DVC sees identical outputs and skips every stage after collect.
+    unchanged = _same_as_before(output, manifest_path, info)
+    if not unchanged:
+        _write_data(df, parts, output)
+    if _read_manifest(manifest_path) != info:
+        write_json(manifest_path, info)
     return CollectResult(
         rows=rows,
         columns=len(df.columns),
@@ -167,7 +172,26 @@ def run(params: CollectParams, common: Common, project: Project, progress: Progr
         sources=info["sources"],
         warnings=warnings,
         seconds=round(time.perf_counter() - started, 3),
+        unchanged=unchanged,
     )
+
+
+def _read_manifest(path: Any) -> dict | None:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _same_as_before(output: Any, manifest_path: Any, info: dict) -> bool:
+    """True when ``output`` exists and the last manifest recorded the same content hash for it."""
+    before = _read_manifest(manifest_path)
+    if not before or not output.is_file():
+        return False
+    keys = ("hash", "hash_method", "output", "rows")
+    return all(before.get(k) == info.get(k) for k in keys) and before.get("columns") == info.get("columns")
 
 
 def _copied(parts: list[SourceData]) -> bool:
