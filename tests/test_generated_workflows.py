@@ -7,6 +7,7 @@ and run the project's own workflows as GitHub would.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 import yaml
 from conftest import GIT_IDENTITY, REPO, make_frame
 from fake_github import FakeGitHub
-from workflow_fixtures import S3_KEYS
+from workflow_fixtures import S3_KEYS, free_port
 from workflow_harness import Runner
 
 pytestmark = pytest.mark.slow
@@ -211,3 +212,26 @@ def test_c_pull_request_the_gate_rejects_is_red_with_the_comment(csv_project, tm
     assert len(comments) == 1, comments
     body = comments[0]["body"]
     assert "threshold" in body and "0.9999" in body, body
+
+
+def test_d_release_tag_builds_promotes_smokes_and_publishes(csv_project, tmp_path, python_env, github, moto_s3):
+    sha = csv_project.head()
+    csv_project.sh("git", "tag", "v1.0.0", sha)
+    csv_project.sh("git", "push", "-q", "origin", "v1.0.0")
+    runner = runner_for(csv_project, tmp_path, python_env, github, moto_s3)
+    runner.variables["MLCTL_SMOKE_PORT"] = str(free_port())
+    assert not runner.run(CD, event="push", ref="refs/heads/main", sha=sha).triggered
+    result = runner.run(CD, event="push", ref="refs/tags/v1.0.0", sha=sha)
+    assert result.ok, result.log()
+    assert "complete" in result.jobs["image"].step("docker/build-push-action@v6.18.0").log
+    assert (
+        "ready after" in result.jobs["smoke"].step("Smoke test (readiness, the built model, one real prediction)").log
+    )
+    tags = csv_project.sh("git", "ls-remote", "--tags", str(csv_project.origin)).stdout
+    assert "refs/tags/model@v1.0.0" in tags and "refs/tags/model#prod#" in tags, tags
+    (release,) = [r for r in github.state.releases if r["tag_name"] == "v1.0.0"]
+    assets = {a["name"]: a["data"] for a in github.state.assets if a["release"] == release["id"]}
+    archives = [n for n in assets if n.endswith(".tar.gz")]
+    assert len(archives) == 1 and f"{archives[0]}.sha256" in assets, sorted(assets)
+    digest = assets[f"{archives[0]}.sha256"].decode().split()[0]
+    assert digest == hashlib.sha256(assets[archives[0]]).hexdigest()

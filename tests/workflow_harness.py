@@ -9,11 +9,13 @@ does not know fails the step loudly.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -222,6 +224,7 @@ class Runner:
             "workspace": workspace,
             "run_dir": run_dir,
             "artifacts": run.artifacts,
+            "groups": [],
         }
         contexts = self._contexts(github, inputs, state, {})
         all_ok = all(n["result"] == "success" for n in needs.values())
@@ -241,6 +244,8 @@ class Runner:
             if outcome.outcome == "failure" and not step.get("continue-on-error"):
                 state["failed"] = True
                 result.result = "failure"
+        for group in state["groups"]:
+            _kill_group(group)
         evaluator = Evaluator(self._contexts(github, inputs, state, {}), functions)
         result.outputs = {k: substitute(str(v), evaluator) for k, v in (job.get("outputs") or {}).items()}
         return result
@@ -347,10 +352,17 @@ class Runner:
         else:
             raise NotImplementedError(f"the harness runs bash and sh steps only, not shell: {shell}")
         minutes = step.get("timeout-minutes") or job.get("timeout-minutes")
-        proc = subprocess.run(
-            argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=min(self.timeout, (minutes or 60) * 60)
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
         )
-        return proc.returncode, f"$ {script}\n{proc.stdout}{proc.stderr}"
+        state["groups"].append(proc.pid)  # what the step leaves running ends with the job, as on a runner
+        try:
+            out, _ = proc.communicate(timeout=min(self.timeout, (minutes or 60) * 60))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            out, _ = proc.communicate()
+            return 124, f"$ {script}\n{out}\nharness: the step timed out"
+        return proc.returncode, f"$ {script}\n{out}"
 
     # -- stand-ins for actions ----------------------------------------------------------------------
     def _action(self, uses: str, with_: dict, state: dict, env: dict) -> tuple[int, str]:
@@ -477,6 +489,11 @@ def copy_sources(dockerfile: str) -> list[list[str]]:
             args = json.loads(" ".join(args))
         out.append(args[:-1])
     return out
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
 
 
 def _needs(job: dict) -> list[str]:
