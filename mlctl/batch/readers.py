@@ -51,11 +51,13 @@ def resolve(project: Project, spec: str) -> Inputs:
     """Turn a path, glob or directory into a sorted list of files of one format."""
     if any(ch in spec for ch in "*?["):
         project.path(spec.split("*")[0].split("?")[0].split("[")[0] or ".", what="input")
-        matches = sorted(Path(p) for p in glob.glob(str(project.root / spec), recursive=True))
+        matches = sorted(Path(p) for p in glob.glob(str(project.root / Path(spec).expanduser()), recursive=True))
         files = [p for p in matches if p.is_file() and _is_data(p)]
         if not files:
             raise InputNotFoundError(
-                f"no input files match {spec!r}", where=spec, hint="check the glob; it is relative to the project root"
+                f"no input files match {spec!r}",
+                where=spec,
+                hint="check the glob (relative globs start at the project root)",
             )
     else:
         path = project.path(spec, what="input")

@@ -31,7 +31,7 @@ def bench(
     from mlctl.stages.bench import run
 
     project, params = load(project_dir)
-    updates = {"model": user_path(model), "input": user_path(input), "output": user_path(output)}
+    updates = {k: user_path(v, project_dir) for k, v in (("model", model), ("input", input), ("output", output))}
     updates |= {"rows": rows, "single": single, "repeat": repeat, "threads": threads}
     if model:
         updates["manifest"] = str(Path(updates["model"]).with_suffix(".json"))

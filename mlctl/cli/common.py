@@ -22,15 +22,17 @@ ProjectOpt = typer.Option(
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 
 
-def user_path(value: str | Path | None) -> str | None:
-    """A path typed on the command line, as an absolute path: relative to the current directory, ``~`` expanded.
+def user_path(value: str | Path | None, project_dir: Path | None = None) -> str | None:
+    """A path typed on the command line, made absolute; ``~`` is expanded; it may be outside the project.
 
-    Params defaults stay relative to the project root; what a person types means what their shell
-    means, wherever the project is (``-C DIR``) and even outside it.
+    A relative path is relative to ``-C DIR`` when given (as with `git -C` and `make -C`: as if
+    started there), else to the current directory: what the person's shell means, not params.yaml's
+    project-root convention.
     """
     if value is None or str(value) == "":
         return None
-    return str(Path(value).expanduser().resolve())
+    base = Path(project_dir).expanduser() if project_dir else Path.cwd()
+    return str((base / Path(value).expanduser()).resolve())
 
 
 def load(project_dir: Path | None) -> tuple[Project, Params]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.errors import handled
 
 
@@ -64,7 +64,14 @@ def explain(
     from mlctl.stages.explain import run
 
     project, params = load(project_dir)
-    result = run(params.export, params.common, project, row=row, json_input=json_input, input_path=input_path)
+    result = run(
+        params.export,
+        params.common,
+        project,
+        row=row,
+        json_input=json_input,
+        input_path=user_path(input_path, project_dir),
+    )
     if as_json:
         print_json(result.to_dict())
     else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.errors import handled
 
 
@@ -33,6 +33,8 @@ def monitor(
     from mlctl.stages.monitor import run
 
     project, params = load(project_dir)
+    # relative to where the command runs (-C DIR), anywhere
+    current, labels = user_path(current, project_dir), user_path(labels, project_dir)
     section = params.monitor
     if window:
         if window not in ("hour", "day", "week"):

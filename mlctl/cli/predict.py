@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.errors import handled
 
 
@@ -34,6 +34,11 @@ def predict(
     from mlctl.stages.predict import run
 
     project, params = load(project_dir)
+    # paths typed here are the user's: relative to where the command runs (-C DIR), anywhere (not only in the project)
+    input, output = user_path(input, project_dir), user_path(output, project_dir)
+    manifest = user_path(manifest, project_dir)
+    if model and "@" not in model:
+        model = user_path(model, project_dir)
     if model and "@" in model:  # a registry reference: fetch that version's model and manifest
         from mlctl.registry import materialise
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.errors import handled
 
 
@@ -35,7 +35,9 @@ def report(
 
     project, params = load(project_dir)
     with RichProgress() as bar:
-        result = run(params.report, params.common, project, bar, base=base, output=output, post=post)
+        result = run(
+            params.report, params.common, project, bar, base=base, output=user_path(output, project_dir), post=post
+        )
     if as_json:
         print_json(result.to_dict())
         return

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.errors import handled
 
 
@@ -32,7 +32,7 @@ def retrain(
             params.retrain,
             params.collect,
             project,
-            data=data,
+            data=user_path(data, project_dir),
             trigger=trigger,
             branch=branch,
             if_advised=if_advised,

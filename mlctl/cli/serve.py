@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlctl.cli.common import ProjectOpt, load
+from mlctl.cli.common import ProjectOpt, load, user_path
 from mlctl.cli.errors import handled
 
 
@@ -30,7 +30,15 @@ def serve(
     from mlctl.serve.server import prepare
 
     project, params = load(project_dir)
-    prepared = prepare(params.serve, project, model=model, host=host, port=port, workers=workers, access_log=access_log)
+    prepared = prepare(
+        params.serve,
+        project,
+        model=user_path(model, project_dir),
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+    )
     m = prepared.model
     ok(
         f"serving {m.name} {m.version} ({m.task}) on {prepared.url} with {prepared.workers} worker(s); "

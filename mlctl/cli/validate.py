@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from mlctl.cli.common import JsonOpt, ProjectOpt, load
+from mlctl.cli.common import JsonOpt, ProjectOpt, load, user_path
 from mlctl.cli.errors import handled
 
 schema_app = typer.Typer(help="Write the data contract (pandera schema + reference profile).", no_args_is_help=True)
@@ -25,7 +25,7 @@ def schema_infer(
     from mlctl.schema import run_infer
 
     project, params = load(project_dir)
-    result = run_infer(params.validate_, params.common, project, input=input)
+    result = run_infer(params.validate_, params.common, project, input=user_path(input, project_dir))
     if as_json:
         print_json(result.to_dict())
         return
