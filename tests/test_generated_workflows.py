@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import GIT_IDENTITY, REPO, make_frame
@@ -235,3 +237,75 @@ def test_d_release_tag_builds_promotes_smokes_and_publishes(csv_project, tmp_pat
     assert len(archives) == 1 and f"{archives[0]}.sha256" in assets, sorted(assets)
     digest = assets[f"{archives[0]}.sha256"].decode().split()[0]
     assert digest == hashlib.sha256(assets[archives[0]]).hexdigest()
+
+
+def add_rows(db: Path, n: int, seed: int, shift: float = 0.0) -> None:
+    frame = make_frame(n=n, seed=seed).drop(columns=["signup"])  # SQLite keeps dates as text
+    frame["x1"] += shift
+    with sqlite3.connect(db) as conn:
+        frame.to_sql("customers", conn, if_exists="append", index=False)
+
+
+@pytest.fixture(scope="module")
+def sql_project(tmp_path_factory, moto_s3) -> tuple[Project, Path]:
+    """A project made by `mlctl init`, then moved to a SQLite table as its source (as its README says)."""
+    base = tmp_path_factory.mktemp("sqlproject")
+    db = base / "warehouse.sqlite"
+    add_rows(db, 240, seed=5)
+    with sqlite3.connect(db) as conn:
+        pd.read_sql("SELECT * FROM customers", conn).to_csv(base / "customers.csv", index=False)
+    project = make_project(base, moto_s3, "loans", base / "customers.csv", "loans")
+    project.env["DATABASE_URL"] = f"sqlite:///{db}"
+    params = yaml.safe_load((project.root / "params.yaml").read_text())
+    params["collect"]["sources"] = [{"name": "customers", "url": "${DATABASE_URL}", "query": "SELECT * FROM customers"}]
+    (project.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    project.dvc("remove", "data/sources/customers.csv.dvc")
+    (project.root / "data" / "sources" / "customers.csv").unlink()
+    code = (
+        "from mlctl.dvcfile import render; from mlctl.params import load_params; p = load_params('params.yaml'); "
+        "open('dvc.yaml', 'w').write(render(p.task, p.collect.sources))"
+    )
+    project.sh(sys.executable, "-c", code)
+    first_run(project)
+    return project, db
+
+
+def test_e_ct_retrains_on_new_rows_once_and_then_opens_nothing(sql_project, tmp_path, python_env, github, moto_s3):
+    project, db = sql_project
+    runner = runner_for(project, tmp_path, python_env, github, moto_s3)
+    runner.secrets["DATABASE_URL"] = f"sqlite:///{db}"
+    before = len(github.state.pulls)
+    add_rows(db, 160, seed=11, shift=1.0)  # new rows in the table: x1 drifted, still within validation's limits
+    result = runner.run(CT, event="schedule", ref="refs/heads/main", sha=project.head())
+    assert result.ok, result.log()
+    assert result.jobs["monitor-and-retrain"].step("monitor").outputs["code"] == "7"
+    new = github.state.pulls[before:]
+    assert len(new) == 1 and new[0]["head"]["ref"] == "mlctl/retrain", new
+    (comment,) = github.state.comments_on(new[0]["number"])
+    assert "drift" in comment["body"].lower(), comment["body"]
+    # the branch has a new dvc.lock, and a fresh clone of it gets its data and model from the remote
+    clone = tmp_path / "clone"
+    project.sh("git", "clone", "-q", "-b", "mlctl/retrain", str(project.origin), str(clone))
+    diff = project.sh("git", "-C", str(clone), "diff", "--name-only", "main", "HEAD").stdout.split()
+    assert "dvc.lock" in diff, diff
+    pull = subprocess.run(
+        [sys.executable, "-m", "dvc", "pull"], cwd=clone, env=project.env, capture_output=True, text=True
+    )
+    assert pull.returncode != 0  # the clone has no remote configured yet: the person adds the one CI uses
+    clone_project = Project(clone, project.origin, project.env, project.remote_url)
+    clone_project.dvc("remote", "add", "--local", "--default", "storage", project.remote_url)
+    clone_project.dvc("remote", "modify", "--local", "storage", "endpointurl", moto_s3)
+    clone_project.dvc("pull")
+    raw = pd.read_parquet(clone / "data" / "raw" / "data.parquet")
+    assert len(raw) == 400
+    assert (clone / "models" / "model.onnx").exists()
+
+    # the candidate is merged; the next scheduled run finds nothing new
+    project.sh("git", "fetch", "-q", "origin", "mlctl/retrain")
+    project.sh("git", "merge", "-q", "--ff-only", "FETCH_HEAD")
+    project.sh("git", "push", "-q", "origin", "HEAD:refs/heads/main")
+    new[0]["state"] = "closed"
+    again = runner.run(CT, event="schedule", ref="refs/heads/main", sha=project.head())
+    assert again.ok, again.log()
+    assert len(github.state.pulls) == before + 1  # nothing new: nothing opened
+    assert again.jobs["monitor-and-retrain"].step("Push the candidate branch").outcome == "skipped"
