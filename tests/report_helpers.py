@@ -202,6 +202,7 @@ class FakeGitHub:
     def __init__(self, token: str = "tok", number: int = 7, others: int = 120, status: int | None = None):
         self.token, self.number, self.status = token, number, status
         self.comments = [{"id": i + 1, "body": f"someone else's comment {i}"} for i in range(others)]
+        self.pulls: list[dict] = []  # pull requests opened through POST /repos/o/r/pulls (the first gets `number`)
         self.requests: list[dict] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -255,6 +256,38 @@ class FakeGitHub:
                     return self._reply(fake.status, {"message": "Bad credentials"})
                 if self.headers.get("Authorization") != f"Bearer {fake.token}":
                     return self._reply(401, {"message": "Bad credentials"})
+                pulls = "/repos/o/r/pulls"
+                if method == "GET" and url.path == pulls:
+                    q = parse_qs(url.query)
+                    owner, _, head = q["head"][0].partition(":")
+                    found = [
+                        p
+                        for p in fake.pulls
+                        if owner == "o"
+                        and p["head"]["ref"] == head
+                        and p["state"] == q.get("state", ["open"])[0]
+                        and p["base"]["ref"] == q.get("base", [p["base"]["ref"]])[0]
+                    ]
+                    return self._reply(200, found)
+                if method == "POST" and url.path == pulls:
+                    number = fake.number + len(fake.pulls)
+                    pr = {
+                        "number": number,
+                        "title": payload["title"],
+                        "body": payload["body"],
+                        "head": {"ref": payload["head"]},
+                        "base": {"ref": payload["base"]},
+                        "state": "open",
+                        "html_url": f"https://github.invalid/o/r/pull/{number}",
+                    }
+                    fake.pulls.append(pr)
+                    return self._reply(201, pr)
+                if method == "PATCH" and url.path.startswith(pulls + "/"):
+                    number = int(url.path.rsplit("/", 1)[1])
+                    for pr in fake.pulls:
+                        if pr["number"] == number:
+                            pr.update(payload)
+                            return self._reply(200, pr)
                 listing = f"/repos/o/r/issues/{fake.number}/comments"
                 if method == "GET" and url.path == listing:
                     q = parse_qs(url.query)

@@ -21,6 +21,12 @@ def report(
         "--post",
         help="Create or update this report's comment on the pull request (GitHub Actions: needs GITHUB_TOKEN).",
     ),
+    branch: str = typer.Option(
+        None,
+        "--branch",
+        help="With --post: open (or update) the one pull request from this branch into the base branch, and "
+        "comment there (continuous training; needs GITHUB_TOKEN and GITHUB_REPOSITORY, not a pull_request event).",
+    ),
     project_dir: Path = ProjectOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -36,7 +42,14 @@ def report(
     project, params = load(project_dir)
     with RichProgress() as bar:
         result = run(
-            params.report, params.common, project, bar, base=base, output=user_path(output, project_dir), post=post
+            params.report,
+            params.common,
+            project,
+            bar,
+            base=base,
+            output=user_path(output, project_dir),
+            post=post,
+            branch=branch,
         )
     if as_json:
         print_json(result.to_dict())

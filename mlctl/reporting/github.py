@@ -52,6 +52,23 @@ class Posted:
         return asdict(self)
 
 
+def write_step_outputs(values: Mapping[str, str], env: Mapping[str, str] | None = None) -> Path | None:
+    """Append ``name=value`` lines to $GITHUB_OUTPUT (GitHub Actions step outputs); nothing outside Actions."""
+    env = os.environ if env is None else env
+    target = env.get("GITHUB_OUTPUT", "").strip()
+    if not target:
+        return None
+    lines = []
+    for name, value in values.items():
+        if "\n" in str(value):
+            raise ValueError(f"step output {name!r} must be one line")
+        lines.append(f"{name}={value}\n")
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as fh:  # appended: earlier steps' outputs stay
+        fh.writelines(lines)
+    return path
+
+
 def target_from_env(env: Mapping[str, str] | None = None) -> Target:
     """Read token, repository, API URL and pull-request number from the Actions environment."""
     env = os.environ if env is None else env

@@ -205,9 +205,14 @@ def run(
     base: str | None = None,
     output: str | None = None,
     post: bool = False,
+    branch: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ReportResult:
-    """Write the pull-request report (and post it as the PR's mlctl comment when ``post``)."""
+    """Write the pull-request report (and post it as the PR's mlctl comment when ``post``).
+
+    ``branch`` (with ``post``): open or update the one pull request from that branch into the base
+    branch first (continuous training), instead of reading the pull request from the Actions event.
+    """
     from mlctl.io import write_text
     from mlctl.reporting import github
     from mlctl.reporting.render import render
@@ -215,7 +220,13 @@ def run(
 
     progress = progress or NoProgress()
     env = os.environ if env is None else env
-    target = github.target_from_env(env) if post else None  # fail on missing token before any work
+    from mlctl.reporting import pulls
+
+    if branch and not post:
+        raise ConfigError("--branch only applies with --post", hint="add --post, or leave --branch out")
+    # fail on a missing token before any work
+    repo = pulls.repository_from_env(env) if post and branch else None
+    target = github.target_from_env(env) if post and not branch else None
     out, image_dir = _outputs(params, project, output)
     resolved = resolve_base(project.root, base or params.base)
     data = collect(params, common, project, resolved, image_dir, progress)
@@ -224,10 +235,32 @@ def run(
     write_text(out, text)
     progress.advance()
     posted = None
+    pull = None
+    if repo is not None:
+        base_name = pulls.base_branch(resolved.ref)
+        pull = pulls.open_or_update(repo, branch, base_name, _pr_title(data, branch), _pr_body(data, branch))
+        target = repo.target(pull.number)
     if target is not None:
         progress.start("report: posting the pull-request comment", total=1)
         comment = render(data, image_dir=project.rel(image_dir), for_comment=True)
         posted = github.post(comment, target, timeout=params.timeout).to_dict()
+        if pull is not None:
+            posted["pull_request_action"], posted["pull_request_url"] = pull.action, pull.url
         progress.advance()
     progress.done()
     return ReportResult(project.rel(out), project.rel(image_dir), data["base"], resolved.head, data, posted)
+
+
+def _pr_title(data: dict, branch: str) -> str:
+    gate = data.get("gate") or {}
+    verdict = "accepted by the gate" if gate.get("passed") else "rejected by the gate" if gate else "not gated"
+    return f"mlctl: retrained candidate from {branch} ({verdict})"
+
+
+def _pr_body(data: dict, branch: str) -> str:
+    return (
+        f"Continuous training committed a new candidate on `{branch}` (data, model and metrics changed; "
+        "its DVC outputs are on the remote: `dvc pull` after checking out the branch).\n\n"
+        "The comparison with the base branch is in the mlctl report comment below; each scheduled run "
+        "updates this pull request instead of opening another."
+    )

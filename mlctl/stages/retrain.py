@@ -33,7 +33,8 @@ class RetrainResult:
     trigger: str
     branch: str | None = None
     commit: str | None = None
-    skipped: str | None = None  # why nothing was done
+    changed: bool = False  # the pipeline's results differ from HEAD's: a commit was made on ``branch``
+    skipped: str | None = None  # why nothing was done (or committed)
     source: str | None = None
     appended_rows: int = 0
     rows_before: int | None = None
@@ -52,11 +53,11 @@ class RetrainResult:
         return [(n, self.metrics_before.get(n), self.metrics_after.get(n)) for n in names]
 
 
-def _git(root: Path, *args: str) -> str:
+def _git(root: Path, *args: str, strip: bool = True) -> str:
     proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise ExternalError(f"git {args[0]} failed: {proc.stderr.strip()}", where=str(root))
-    return proc.stdout.strip()
+    return proc.stdout.strip() if strip else proc.stdout
 
 
 def _read_json(path: Path) -> dict:
@@ -134,13 +135,22 @@ def run(
             return result
     if data is not None and not Path(data).exists():
         raise InputNotFoundError("new data file not found", where=str(data))
-    if _git(root, "status", "--porcelain", "--untracked-files=no"):
-        raise ConfigError("the git work tree has uncommitted changes", hint="commit or stash them before retraining")
+    monitor_prefix = str(Path(params.monitor_report).with_suffix(""))  # reports/monitor.{json,md,html} may be new
+    dirty = [
+        line[3:]
+        for line in _git(root, "status", "--porcelain", "--untracked-files=no", strip=False).splitlines()
+        if not line[3:].startswith(monitor_prefix)
+    ]
+    if dirty:
+        raise ConfigError(
+            f"the git work tree has uncommitted changes ({', '.join(dirty[:5])})",
+            hint="commit or stash them before retraining",
+        )
     result.metrics_before = _read_json(root / "metrics" / "evaluate.json").get("model", {})
     result.rows_before = _read_json(root / "data" / "raw" / "manifest.json").get("rows")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     result.branch = branch or f"{params.branch_prefix}/{stamp}"
-    _git(root, "checkout", "-q", "-b", result.branch)
+    _check_branch_name(root, result.branch)
     if data is not None:
         source = target_source(collect, params.source)
         result.source = source.name
@@ -154,20 +164,56 @@ def run(
     result.gate_failures = [str(r.get("rule")) for r in gate.get("rules", []) if r.get("passed") is False]
     result.metrics_after = _read_json(root / "metrics" / "evaluate.json").get("model", {})
     result.rows_after = _read_json(root / "data" / "raw" / "manifest.json").get("rows")
+    _stage(root)
+    result.changed = _pipeline_changed(root)
+    if not result.changed:
+        _git(root, "reset", "-q")  # leave the work tree as the pipeline left it, nothing staged
+        result.skipped = "nothing changed: the pipeline's data, models and metrics equal HEAD's (no commit)"
+        return result
+    # the branch starts at HEAD with the pipeline's changes carried over; -B: a fixed branch is reset, so
+    # one CT branch (and its one pull request) holds the latest candidate
+    _git(root, "checkout", "-q", "-B", result.branch)
     result.commit = _commit(root, result)
     return result
 
 
-def _commit(root: Path, result: RetrainResult) -> str:
-    """Stage what the pipeline changed (small files in git, DVC pointers) and commit."""
+def _check_branch_name(root: Path, branch: str) -> None:
+    proc = subprocess.run(["git", "check-ref-format", "--branch", branch], cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ConfigError(f"not a valid branch name: {branch!r}", where="--branch")
+
+
+def _stage(root: Path) -> None:
+    """Stage what the pipeline changed: tracked files, small outputs, DVC pointers (DVC-tracked data is ignored)."""
     _git(root, "add", "-u")
     extras = [p for p in ("dvc.lock", "metrics", "reports", "plots", "models", "data") if (root / p).exists()]
-    _git(root, "add", "--", *extras)  # new small outputs; DVC-tracked ones are git-ignored
+    if extras:
+        _git(root, "add", "--", *extras)
+
+
+def _pipeline_changed(root: Path) -> bool:
+    """True when dvc.lock or a DVC pointer (*.dvc) differs from HEAD: new data, a new model, new metrics.
+
+    Reports written outside the pipeline (the monitor's) ride along in a commit but do not make one.
+    """
+    proc = subprocess.run(
+        ["git", "diff", "--cached", "--quiet", "--", "dvc.lock", "*.dvc", ":(glob)**/*.dvc"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode not in (0, 1):
+        raise ExternalError(f"git diff failed: {proc.stderr.strip()}", where=str(root))
+    return proc.returncode == 1
+
+
+def _commit(root: Path, result: RetrainResult) -> str:
+    """Commit what was staged on the candidate branch."""
     verdict = "accepted" if result.gate_passed else "rejected by the gate"
     message = (
         f"retrain ({result.trigger}): candidate {verdict}\n\n"
         f"rows: {result.rows_before} -> {result.rows_after} (+{result.appended_rows} appended)\n"
         + "".join(f"{m}: {b} -> {a}\n" for m, b, a in result.metric_changes())
     )
-    _git(root, "commit", "-q", "--allow-empty", "-m", message)
+    _git(root, "commit", "-q", "-m", message)
     return _git(root, "rev-parse", "HEAD")
