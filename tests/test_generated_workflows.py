@@ -282,11 +282,11 @@ def test_e_ct_retrains_on_new_rows_once_and_then_opens_nothing(sql_project, tmp_
     new = github.state.pulls[before:]
     assert len(new) == 1 and new[0]["head"]["ref"] == "mlctl/retrain", new
     (comment,) = github.state.comments_on(new[0]["number"])
-    assert "drift" in comment["body"].lower(), comment["body"]
+    assert "### Monitoring" in comment["body"] and "`x1`" in comment["body"], comment["body"]  # the drifted feature
     # the branch has a new dvc.lock, and a fresh clone of it gets its data and model from the remote
     clone = tmp_path / "clone"
     project.sh("git", "clone", "-q", "-b", "mlctl/retrain", str(project.origin), str(clone))
-    diff = project.sh("git", "-C", str(clone), "diff", "--name-only", "main", "HEAD").stdout.split()
+    diff = project.sh("git", "-C", str(clone), "diff", "--name-only", "origin/main", "HEAD").stdout.split()
     assert "dvc.lock" in diff, diff
     pull = subprocess.run(
         [sys.executable, "-m", "dvc", "pull"], cwd=clone, env=project.env, capture_output=True, text=True

@@ -18,6 +18,7 @@ class ReportParams(Section):
     validation_report: str = "reports/validation.json"
     train_report: str = "models/train.json"  # packages and data hash recorded at training time
     raw_manifest: str = "data/raw/manifest.json"  # source fingerprints recorded by collect
+    monitor: str = "reports/monitor.json"  # written by `mlctl monitor` (continuous training): its verdict is shown
     perf: str = "reports/bench.json"  # written by `mlctl bench`; the base branch's from git
     perf_tolerance: float = Field(default=0.15, ge=0)  # relative change in timings treated as noise
     train_data: str = "data/processed/train.parquet"  # drift: this revision's against the base's
