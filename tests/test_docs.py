@@ -23,6 +23,7 @@ HOWTO = [
     "bundle",
     "monitor",
     "retrain",
+    "bench",
 ]
 REGENERATE = "regenerate it: python -m mlctl.docgen --write  (or: python -m mlctl.docgen > docs/reference.md)"
 

@@ -80,6 +80,7 @@ def test_the_requirement_is_written_in_one_place_only(project):
     tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
     holders = [f for f in tracked if "example.org/acme" in (root / f).read_text(errors="replace")]
     assert holders == ["pyproject.toml"]
+    assert "url: ${DATABASE_URL}" in (root / "README.md").read_text()  # how to move to a SQL source
 
 
 def test_generated_project_passes_ruff(project):

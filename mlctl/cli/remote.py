@@ -1,4 +1,4 @@
-"""`mlctl remote add|list`: where DVC pushes data and models."""
+"""`mlctl remote add|list|check|push|pull`: where DVC pushes data and models, and moving them."""
 
 from __future__ import annotations
 
@@ -48,6 +48,52 @@ def list_(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
         out.print(
             table("remotes", ["name", "url", "default"], [[r.name, r.url, "yes" if r.default else ""] for r in remotes])
         )
+
+
+def _sync(action: str, remote: str | None, project_dir: Path | None, as_json: bool, timeout: float) -> None:
+    from mlctl.cli.output import ok, out, print_json
+    from mlctl.project import Project
+    from mlctl.remote_sync import sync
+
+    result = sync(Project.discover(project_dir).root, action, remote=remote, timeout=timeout)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    if result.output:
+        out.print(result.output, highlight=False, markup=False)
+    source = " (from DVC_REMOTE_URL)" if result.from_env else ""
+    ok(f"{action}: remote {result.remote} → {result.url}{source} ({result.seconds:.1f}s)")
+
+
+RemoteNameOpt = typer.Option(None, "--remote", "-r", help="Remote name (default: DVC_REMOTE_URL's, else the default).")
+TimeoutOpt = typer.Option(600.0, "--timeout", help="Seconds before giving up.")
+
+
+@remote_app.command("check")
+@handled
+def check(
+    remote: str = RemoteNameOpt, timeout: float = TimeoutOpt, project_dir: Path = ProjectOpt, as_json: bool = JsonOpt
+) -> None:
+    """Check that the remote is configured, has credentials and answers (`dvc status --cloud`)."""
+    _sync("check", remote, project_dir, as_json, timeout)
+
+
+@remote_app.command("push")
+@handled
+def push(
+    remote: str = RemoteNameOpt, timeout: float = TimeoutOpt, project_dir: Path = ProjectOpt, as_json: bool = JsonOpt
+) -> None:
+    """Push data and models to the remote (`dvc push`); DVC_REMOTE_URL from the environment takes precedence."""
+    _sync("push", remote, project_dir, as_json, timeout)
+
+
+@remote_app.command("pull")
+@handled
+def pull(
+    remote: str = RemoteNameOpt, timeout: float = TimeoutOpt, project_dir: Path = ProjectOpt, as_json: bool = JsonOpt
+) -> None:
+    """Pull data and models from the remote (`dvc pull`), e.g. on a fresh CI runner before anything reads data."""
+    _sync("pull", remote, project_dir, as_json, timeout)
 
 
 def register(app: typer.Typer) -> None:
