@@ -309,3 +309,43 @@ def test_e_ct_retrains_on_new_rows_once_and_then_opens_nothing(sql_project, tmp_
     assert again.ok, again.log()
     assert len(github.state.pulls) == before + 1  # nothing new: nothing opened
     assert again.jobs["monitor-and-retrain"].step("Push the candidate branch").outcome == "skipped"
+
+
+FETCH = "Fetch data and models from the DVC remote"
+
+
+@pytest.mark.parametrize(
+    ("secrets", "variables", "names"),
+    [
+        pytest.param({"GITHUB_TOKEN": TOKEN}, None, ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], id="no-secrets"),
+        pytest.param(None, {}, ["DVC_REMOTE_URL"], id="no-remote-variable"),
+        pytest.param(None, "unreachable", ["DVC_REMOTE_ENDPOINT", "s3://models/churn"], id="unreachable"),
+    ],
+)
+def test_remote_problems_fail_the_fetch_step_naming_what_to_set(
+    csv_project, tmp_path, python_env, github, moto_s3, secrets, variables, names
+):
+    if variables == "unreachable":
+        variables = {"DVC_REMOTE_URL": csv_project.remote_url, "DVC_REMOTE_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    overrides = {k: v for k, v in (("secrets", secrets), ("variables", variables)) if v is not None}
+    runner = runner_for(csv_project, tmp_path, python_env, github, moto_s3, **overrides)
+    result = runner.run(CI, event="push", ref="refs/heads/main", sha=csv_project.head(), only=["pipeline"])
+    job = result.jobs["pipeline"]
+    assert job.result == "failure"
+    step = job.step(FETCH)
+    assert step.outcome == "failure", result.log()
+    assert all(name in step.log for name in names), step.log
+    assert "Traceback" not in step.log, step.log
+    assert job.step("Reproduce the pipeline").outcome == "skipped"
+
+
+def test_a_sql_source_that_is_down_fails_ct_naming_the_source(sql_project, tmp_path, python_env, github, moto_s3):
+    project, _ = sql_project
+    runner = runner_for(project, tmp_path, python_env, github, moto_s3)
+    runner.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path}/gone/warehouse.sqlite"
+    before = len(github.state.pulls)
+    result = runner.run(CT, event="schedule", ref="refs/heads/main", sha=project.head())
+    step = result.jobs["monitor-and-retrain"].step("monitor")
+    assert step.outcome == "failure", result.log()
+    assert "customers" in step.log and "Traceback" not in step.log, step.log
+    assert len(github.state.pulls) == before

@@ -147,8 +147,17 @@ class Runner:
 
     # -- the whole workflow -------------------------------------------------------------------------
     def run(
-        self, workflow_path: str, *, event: str, ref: str, sha: str, payload: dict | None = None, inputs=None
+        self,
+        workflow_path: str,
+        *,
+        event: str,
+        ref: str,
+        sha: str,
+        payload: dict | None = None,
+        inputs: dict | None = None,
+        only: list[str] | None = None,
     ) -> RunResult:
+        """Run the workflow as GitHub would for this event (``only``: just these jobs, the others skipped)."""
         self.runs += 1
         run_dir = self.work / f"run{self.runs}"
         run_dir.mkdir(parents=True)
@@ -165,6 +174,9 @@ class Runner:
         result.artifacts.mkdir()
         for name in self._order(workflow["jobs"]):
             job = workflow["jobs"][name]
+            if only is not None and name not in only:
+                result.jobs[name] = JobResult(name, "skipped")
+                continue
             result.jobs[name] = self._job(name, job, workflow, github, inputs or {}, result, run_dir)
         return result
 
