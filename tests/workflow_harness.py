@@ -431,6 +431,8 @@ class Runner:
                 "PIP_FIND_LINKS": str(self.python.wheels),
                 "PIP_NO_BUILD_ISOLATION": "0",
                 "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                # editable installs as a path entry: a copy installed outside the virtualenv cannot shadow them
+                "PIP_CONFIG_SETTINGS": "editable_mode=compat",
                 "VIRTUAL_ENV": str(self.python.venv),
             }
         )
