@@ -101,3 +101,17 @@ def test_dvc_reruns_downstream_only_when_the_table_changed(tmp_path):
     assert ran_stages(third.stdout) == ["collect", "count"], third.stdout
     assert (root / "rows.txt").read_text() == "250"
     assert mlctl(root, "collect").returncode == 0 and (root / "rows.txt").read_text() == "250"
+
+
+def test_collect_rewrites_nothing_when_the_table_is_unchanged_and_repairs_a_damaged_copy(tmp_path):
+    make_db(tmp_path / "db" / "customers.sqlite")
+    write_params(tmp_path, {"target": "target", "collect": {"sources": [sql_source()]}})
+    params = load_params(tmp_path / "params.yaml")
+    first = collect(params.collect, params.common, Project(tmp_path))
+    data = tmp_path / "data" / "raw" / "data.parquet"
+    stamp = data.stat().st_mtime_ns
+    again = collect(params.collect, params.common, Project(tmp_path))
+    assert not first.unchanged and again.unchanged and data.stat().st_mtime_ns == stamp
+    data.write_bytes(b"damaged")
+    repaired = collect(params.collect, params.common, Project(tmp_path))
+    assert not repaired.unchanged and repaired.hash == first.hash and data.read_bytes()[:4] == b"PAR1"

@@ -37,7 +37,7 @@ def test_reference_covers_every_command_and_option():
     text = command_reference()
     for name in ["mlctl init", "mlctl run", "mlctl schema infer", "mlctl registry promote", "mlctl serve"]:
         assert f"## `{name}`" in text, name
-    assert "`-d, --data <path>`" in text and "-x, --exclude" in text
+    assert "`-d, --data PATH\\|URL`" in text and "-x, --exclude" in text
 
 
 @pytest.mark.parametrize("stage", HOWTO)

@@ -129,3 +129,46 @@ def test_dockerfile_installs_the_project_and_copies_only_the_served_files(projec
         assert rel in outs  # made by `mlctl run` (export)
     tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
     assert {"pyproject.toml", "params.yaml", "data/schema.yaml", "Dockerfile", ".dockerignore"} <= set(tracked)
+
+
+@pytest.mark.slow
+def test_init_from_a_sqlite_table_collects_it_on_every_run(tmp_path, monkeypatch):
+    import sqlite3
+
+    import yaml
+
+    db = tmp_path / "warehouse.sqlite"
+    with sqlite3.connect(db) as conn:
+        classification_frame(150).to_sql("customers", conn, index=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    root = tmp_path / "project"
+    args = ["init", str(root), "--data", "${DATABASE_URL}", "--query", "SELECT * FROM customers"]
+    result = CliRunner().invoke(app, [*args, "--target", "outcome", "--yes", "--quick", "--json"])
+    assert result.exit_code == 0, result.output
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    assert params["collect"]["sources"] == [
+        {"name": "data", "url": "${DATABASE_URL}", "query": "SELECT * FROM customers"}
+    ]
+    collect = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["collect"]
+    assert collect["always_changed"] is True and "deps" not in collect
+    assert not (root / "data" / "sources").exists() and (root / "data" / "schema.yaml").exists()
+    assert str(db) not in (root / "params.yaml").read_text()  # the URL stays in the environment
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "validate"], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root, capture_output=True, text=True
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_init_from_a_database_url_refuses_passwords_and_needs_a_query(tmp_path):
+    runner = CliRunner()
+    base = ["init", str(tmp_path / "p"), "--target", "y", "--yes"]
+    typed = runner.invoke(app, [*base, "--data", "postgresql://ml:hunter2@db/sales", "--query", "SELECT 1"])
+    assert typed.exit_code == 2 and "DATABASE_URL" in typed.output and "hunter2" not in typed.output
+    no_query = runner.invoke(app, [*base, "--data", "sqlite:///x.db"])
+    assert no_query.exit_code == 2 and "--query" in no_query.output
+    missing = runner.invoke(app, [*base, "--data", "sqlite:///nowhere.db", "--query", "SELECT 1"])
+    assert missing.exit_code == 3 and "nowhere.db" in missing.output.replace("\n", "")

@@ -29,6 +29,9 @@ def collect(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
     out.print(table("sources", ["source", "kind", "location", "rows", "columns", "fingerprint"], rows))
     for message in result.warnings:
         warn(message)
+    if result.unchanged:
+        ok(f"unchanged: the sources hold the same {result.rows:,} rows (hash {result.hash[:12]}); {result.output} kept")
+        return
     ok(
         f"collected {result.rows:,} rows × {result.columns} columns into {result.output} "
         f"(hash {result.hash[:12]}, manifest {result.manifest}) in {result.seconds:.1f}s"

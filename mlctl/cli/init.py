@@ -30,6 +30,10 @@ def _show(analysis) -> None:
     out.print(table("columns", ["column", "kind", "role", "goes to", "why"], rows))
 
 
+def _query(analysis) -> str | None:
+    return (analysis.remote or {}).get("query")
+
+
 def _ask(analysis, task: str | None, exclude: list[str], keep: list[str]):
     """Let a person at a terminal confirm or change the task and the excluded columns."""
     from mlctl.stages.init import analyse
@@ -39,25 +43,37 @@ def _ask(analysis, task: str | None, exclude: list[str], keep: list[str]):
         chosen = typer.prompt("Task", default=info.task, type=typer.Choice(["classification", "regression"]))
         if chosen != info.task:
             task = chosen
-            analysis = analyse(analysis.data, analysis.target, task=task, exclude=exclude, keep=keep)
+            analysis = analyse(
+                analysis.data, analysis.target, task=task, exclude=exclude, keep=keep, query=_query(analysis)
+            )
     names = [r.name for r in analysis.excluded]
     if names and not typer.confirm(f"Exclude {', '.join(names)} from the features?", default=True):
         answer = typer.prompt("Columns to exclude (comma-separated, empty for none)", default="", show_default=False)
         wanted = {a.strip() for a in answer.split(",") if a.strip()}
         exclude = sorted(set(exclude) | wanted)
         keep = sorted(set(keep) | (set(names) - wanted))
-        analysis = analyse(analysis.data, analysis.target, task=task, exclude=exclude, keep=keep)
+        analysis = analyse(
+            analysis.data, analysis.target, task=task, exclude=exclude, keep=keep, query=_query(analysis)
+        )
     return analysis
 
 
 @handled
 def init(
     directory: Path = typer.Argument(..., help="The new project's directory (created; must be empty if it exists)."),
-    data: Path = typer.Option(..., "--data", "-d", help="CSV, Parquet or JSON-lines data: copied, tracked by DVC."),
+    data: str = typer.Option(
+        ...,
+        "--data",
+        "-d",
+        metavar="PATH|URL",
+        help="CSV, Parquet or JSON-lines data: copied, tracked by DVC. Or a database URL with --query "
+        "(sqlite:///file.db, postgresql://..., '${DATABASE_URL}'), or an HTTP(S) file URL: collected on every run.",
+    ),
     target: str = typer.Option(..., "--target", "-t", help="The column to predict."),
     task: str = typer.Option(None, "--task", help="classification or regression (default: inferred from the target)."),
     exclude: list[str] = typer.Option(None, "--exclude", "-x", help="Never use this column as a feature (repeatable)."),
     keep: list[str] = typer.Option(None, "--keep", help="Keep this column as a feature even if it looks unusable."),
+    query: str = typer.Option(None, "--query", "-q", help="With a database URL: the SQL query giving the table."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept what was inferred without asking."),
     quick: bool = typer.Option(False, "--quick", help="Tiny search and evaluation budgets (a fast first run)."),
     mlctl_spec: str = typer.Option(
@@ -79,7 +95,7 @@ def init(
     exclude, keep = list(exclude or []), list(keep or [])
     check_directory(directory)  # before reading a large file
     spec = resolve(mlctl_spec)
-    analysis = analyse(data, target, task=task, exclude=exclude, keep=keep)
+    analysis = analyse(data, target, task=task, exclude=exclude, keep=keep, query=query)
     if not as_json:
         _show(analysis)
     if _interactive() and not yes and not as_json:

@@ -33,7 +33,7 @@ def serve(
     prepared = prepare(
         params.serve,
         project,
-        model=user_path(model, project_dir),
+        model=model if model and "@" in model else user_path(model, project_dir),  # name@stage: a registry ref
         host=host,
         port=port,
         workers=workers,

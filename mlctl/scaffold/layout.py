@@ -85,8 +85,9 @@ def write_files(root: Path, analysis: Analysis, source: str, *, requirement: str
         target_name=analysis.target,
         target=info,
         roles=analysis.roles,
-        source_name=_safe(Path(source).stem),
+        source_name=_safe(Path(source).stem) if analysis.remote is None else "data",
         source_path=source,
+        remote=analysis.remote,
         rows=analysis.rows,
         quick=quick,
     )
@@ -102,6 +103,7 @@ def write_files(root: Path, analysis: Analysis, source: str, *, requirement: str
         "package": files.package_name(root.name),
         "source": source,
         "source_file": Path(source).name,
+        "source_node": f"data/sources/{Path(source).name}" if analysis.remote is None else "(the source's URL)",
         "rows": f"{analysis.rows:,}",
         "n_columns": analysis.columns,
         "target": analysis.target,

@@ -99,6 +99,7 @@ def render(
     roles: list[ColumnRole],
     source_name: str,
     source_path: str,
+    remote: dict[str, str] | None = None,
     rows: int,
     seed: int = 42,
     quick: bool = False,
@@ -134,7 +135,14 @@ def render(
         "collect:",
         "  sources:",
         f"    - name: {_flow(source_name)}",
-        _with_comment(f"      path: {_flow(source_path)}", "tracked by DVC (the .dvc file is in git)"),
+        *(
+            [_with_comment(f"      path: {_flow(source_path)}", "tracked by DVC (the .dvc file is in git)")]
+            if remote is None
+            else [
+                _with_comment(f"      url: {_flow(remote['url'])}", "${NAME}: from the environment (a CI secret)"),
+                *([f"      query: {_flow(remote['query'])}"] if "query" in remote else []),
+            ]
+        ),
         "",
         "validate:",
         _with_comment("  schema_path: data/schema.yaml", "inferred by `mlctl init`: review it"),

@@ -41,7 +41,7 @@ MAGIC = {
 class Analysis:
     """What init inferred from the data (shown to the user before anything is written)."""
 
-    data: Path
+    data: Path | str  # a file, or the URL of a SQL database / HTTP(S) file (then ``remote`` says how to read it)
     fmt: str
     rows: int
     columns: int
@@ -49,6 +49,7 @@ class Analysis:
     target_info: TargetInfo
     roles: list[ColumnRole]
     frame: pd.DataFrame = field(repr=False)
+    remote: dict[str, str] | None = None  # the collect source entry (url, query) when the data is not a file
 
     @property
     def excluded(self) -> list[ColumnRole]:
@@ -120,11 +121,71 @@ def _sniff(path: Path, fmt: str) -> None:
         )
 
 
-def read_data(data: Path) -> tuple[pd.DataFrame, str]:
-    """Read the data file the way `mlctl collect` will, with errors for a first-time user."""
+def is_url(data: str | Path) -> bool:
+    """A database or HTTP(S) URL (or a ``${VARIABLE}`` holding one) rather than a file path."""
+    text = str(data)
+    return "://" in text or text.startswith("${")
+
+
+def remote_entry(url: str, query: str | None) -> dict[str, str]:
+    """The collect source for a URL: SQL with a query, else HTTP(S); a relative SQLite path made absolute."""
+    if query is None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                "a database URL (or a ${VARIABLE} holding one) needs --query",
+                where=url,
+                hint="e.g. --query 'SELECT * FROM customers'; an HTTP(S) file is passed as its URL",
+            )
+        _refuse_password(url)
+        return {"url": url}
+    _refuse_password(url)
+    prefix = next((p for p in ("sqlite:///", "sqlite+pysqlite:///") if url.startswith(p)), None)
+    if prefix and not url[len(prefix) :].startswith(("/", ":memory:", "${")):
+        url = prefix + str(Path(url[len(prefix) :]).resolve())  # the project lives elsewhere
+    return {"url": url, "query": query}
+
+
+def _refuse_password(url: str) -> None:
+    """A password typed into the URL would be committed in params.yaml: ask for a variable instead."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password and "${" not in password:
+        raise ConfigError(
+            "the URL holds a password, which params.yaml (committed to git) would keep",
+            where=url.replace(password, "***"),
+            hint="export DATABASE_URL='...' and pass --data '${DATABASE_URL}' (or write ${DB_PASSWORD} in the URL); "
+            "in CI map a secret of that name into the step's env",
+        )
+
+
+def _read_remote(entry: dict[str, str], name: str) -> pd.DataFrame:
+    from mlctl.params import Source
+    from mlctl.project import Project
+    from mlctl.sources import read_source
+
+    source = Source(name=name, **entry)
+    return read_source(source, Project(Path.cwd())).frame
+
+
+def read_data(data: Path | str, query: str | None = None) -> tuple[pd.DataFrame, str, dict[str, str] | None]:
+    """Read the data the way `mlctl collect` will, with errors for a first-time user.
+
+    Returns the frame, its format, and the collect source entry when ``data`` is a URL.
+    """
     from mlctl.io import table_format
     from mlctl.sources import normalise, parse_table
 
+    if is_url(data):
+        entry = remote_entry(str(data), query)
+        df = _read_remote(entry, "data")
+        _check_shape(df, str(data))
+        return df, "sql" if "query" in entry else "http", entry
+    if query is not None:
+        raise ConfigError("--query only applies when --data is a database URL", where=str(data))
     data = Path(data)
     if not data.exists():
         raise InputNotFoundError("data file not found", where=str(data), hint="check the path given to --data")
@@ -136,26 +197,36 @@ def read_data(data: Path) -> tuple[pd.DataFrame, str]:
     _sniff(data, fmt)
     df = parse_table(data, fmt, {}, data.stem, str(data))
     df, _ = normalise(df, data.name)
+    _check_shape(df, str(data))
+    return df, fmt, None
+
+
+def _check_shape(df: pd.DataFrame, where: str) -> None:
     if len(df.columns) < 2:
         raise DataError(
             f"the data has {len(df.columns)} column(s); a model needs a target and at least one feature",
-            where=str(data),
+            where=where,
             hint="check the delimiter (mlctl reads comma-separated CSV) and the header row",
         )
     if len(df) < MIN_ROWS:
-        raise DataError(f"only {len(df)} rows: at least {MIN_ROWS} are needed to split and train", where=str(data))
-    return df, fmt
+        raise DataError(f"only {len(df)} rows: at least {MIN_ROWS} are needed to split and train", where=where)
 
 
 def analyse(
-    data: Path, target: str, *, task: str | None = None, exclude: list[str] = (), keep: list[str] = ()
+    data: Path | str,
+    target: str,
+    *,
+    task: str | None = None,
+    exclude: list[str] = (),
+    keep: list[str] = (),
+    query: str | None = None,
 ) -> Analysis:
     """Read the data and infer the task and each column's role (nothing is written)."""
     from mlctl.cleaning import nearest
     from mlctl.scaffold.roles import _numeric_values, describe_target, infer_task
     from mlctl.scaffold.roles import analyse as analyse_roles
 
-    df, fmt = read_data(data)
+    df, fmt, remote = read_data(data, query)
     if target not in df.columns:
         raise ConfigError(
             f"target column {target!r} is not in the data", where=str(data), hint=nearest(target, list(df.columns))
@@ -193,7 +264,8 @@ def analyse(
             where=str(data),
             hint="see the reasons with `mlctl init ... --yes --json`; keep a column with --keep NAME",
         )
-    return Analysis(Path(data), fmt, len(df), len(df.columns), target, info, roles, df)
+    where = str(data) if remote else Path(data)
+    return Analysis(where, fmt, len(df), len(df.columns), target, info, roles, df, remote)
 
 
 def create(
@@ -230,12 +302,13 @@ def _create(root: Path, analysis: Analysis, progress: Progress, started: float, 
     from mlctl.scaffold import files, layout
 
     progress.start("init: writing files", total=5)
-    source = layout.copy_source(root, analysis)
+    source = layout.copy_source(root, analysis) if analysis.remote is None else analysis.remote["url"]
     layout.write_files(root, analysis, source, quick=quick, requirement=spec.requirement)
     progress.advance()
     files.init_repository(root)
     progress.advance()
-    files.track_with_dvc(root, source)
+    if analysis.remote is None:
+        files.track_with_dvc(root, source)
     progress.advance()
     warnings = ([spec.warning] if spec.warning else []) + layout.infer_schema(root)
     progress.advance()
@@ -266,11 +339,12 @@ def run(
     quick: bool = False,
     progress: Progress | None = None,
     mlctl_spec: str | None = None,
+    query: str | None = None,
 ) -> InitResult:
     """analyse + create, with no questions asked (the library never prompts)."""
     from mlctl.scaffold.spec import resolve
 
     check_directory(directory)
     spec = resolve(mlctl_spec)
-    analysis = analyse(data, target, task=task, exclude=exclude, keep=keep)
+    analysis = analyse(data, target, task=task, exclude=exclude, keep=keep, query=query)
     return create(directory, analysis, progress, quick=quick, spec=spec)
