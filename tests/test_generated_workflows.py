@@ -67,10 +67,15 @@ class Project:
         return self.head()
 
 
-def make_project(base: Path, endpoint: str, name: str, data: Path, bucket_prefix: str) -> Project:
+def make_project(
+    base: Path, endpoint: str, name: str, data: Path | str, bucket_prefix: str, query: str = "", database: str = ""
+) -> Project:
     env = user_env(endpoint)
+    if database:
+        env["DATABASE_URL"] = database
     proc = subprocess.run(
-        [*MLCTL, "init", str(base / name), "--data", str(data), "--target", "target", "--yes", "--quick", *SPEC],
+        [*MLCTL, "init", str(base / name), "--data", str(data), "--target", "target", "--yes", "--quick", *SPEC]
+        + (["--query", query] if query else []),
         cwd=base,
         env=env,
         capture_output=True,
@@ -248,24 +253,13 @@ def add_rows(db: Path, n: int, seed: int, shift: float = 0.0) -> None:
 
 @pytest.fixture(scope="module")
 def sql_project(tmp_path_factory, moto_s3) -> tuple[Project, Path]:
-    """A project made by `mlctl init`, then moved to a SQLite table as its source (as its README says)."""
+    """A project made by `mlctl init` from a SQLite table (the URL from ${DATABASE_URL}, a secret in CI)."""
     base = tmp_path_factory.mktemp("sqlproject")
     db = base / "warehouse.sqlite"
     add_rows(db, 240, seed=5)
-    with sqlite3.connect(db) as conn:
-        pd.read_sql("SELECT * FROM customers", conn).to_csv(base / "customers.csv", index=False)
-    project = make_project(base, moto_s3, "loans", base / "customers.csv", "loans")
-    project.env["DATABASE_URL"] = f"sqlite:///{db}"
-    params = yaml.safe_load((project.root / "params.yaml").read_text())
-    params["collect"]["sources"] = [{"name": "customers", "url": "${DATABASE_URL}", "query": "SELECT * FROM customers"}]
-    (project.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    project.dvc("remove", "data/sources/customers.csv.dvc")
-    (project.root / "data" / "sources" / "customers.csv").unlink()
-    code = (
-        "from mlctl.dvcfile import render; from mlctl.params import load_params; p = load_params('params.yaml'); "
-        "open('dvc.yaml', 'w').write(render(p.task, p.collect.sources))"
+    project = make_project(
+        base, moto_s3, "loans", "${DATABASE_URL}", "loans", query="SELECT * FROM customers", database=f"sqlite:///{db}"
     )
-    project.sh(sys.executable, "-c", code)
     first_run(project)
     return project, db
 
@@ -347,5 +341,6 @@ def test_a_sql_source_that_is_down_fails_ct_naming_the_source(sql_project, tmp_p
     result = runner.run(CT, event="schedule", ref="refs/heads/main", sha=project.head())
     step = result.jobs["monitor-and-retrain"].step("monitor")
     assert step.outcome == "failure", result.log()
-    assert "customers" in step.log and "Traceback" not in step.log, step.log
+    assert "source 'data'" in step.log and "gone/warehouse.sqlite" in step.log, step.log
+    assert "Traceback" not in step.log, step.log
     assert len(github.state.pulls) == before
