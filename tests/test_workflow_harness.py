@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from conftest import git
+from workflow_actions import copy_sources
 from workflow_expr import Evaluator, condition, substitute
-from workflow_harness import PythonEnv, Runner, copy_sources, parse_outputs, triggered
+from workflow_harness import PythonEnv, Runner, parse_outputs, triggered
 
 WORKFLOW = """
 name: t

@@ -3,7 +3,7 @@
 Jobs run in `needs:` order, each in a fresh clone of the pushed commit from a local bare repository acting as
 ``origin``. `run:` steps run with bash, with `env:` at workflow, job and step level, `working-directory`,
 `if:`, ``${{ }}`` substitution and the runner's files ($GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH,
-$GITHUB_STEP_SUMMARY). `uses:` steps are stood in for by what they do (see ``ACTIONS``); an action the harness
+$GITHUB_STEP_SUMMARY). `uses:` steps are stood in for by what they do (tests/workflow_actions.py); an action the harness
 does not know fails the step loudly.
 """
 
@@ -13,8 +13,6 @@ import contextlib
 import fnmatch
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from workflow_actions import ACTIONS
 from workflow_expr import Evaluator, condition, substitute
 
 BASE_BIN = str(Path(sys.base_prefix) / "bin")  # the runner's tools (dvc, ruff, hadolint...) beside its Python
@@ -381,128 +380,8 @@ class Runner:
         action = uses.split("@")[0]
         handler = ACTIONS.get(action)
         if handler is None:
-            return 1, f"harness: unknown action {uses}: add a stand-in to tests/workflow_harness.py"
+            return 1, f"harness: unknown action {uses}: add a stand-in to tests/workflow_actions.py"
         return handler(self, with_, state, env)
-
-    def checkout(self, with_: dict, state: dict, env: dict) -> tuple[int, str]:
-        where = state["workspace"] / with_.get("path", ".")
-        where.mkdir(parents=True, exist_ok=True)
-        url = f"file://{self.origin}"
-        ref = with_.get("ref") or env["GITHUB_SHA"]
-        depth = int(with_.get("fetch-depth", 1))
-
-        def git(*args: str) -> str:
-            return subprocess.run(["git", *args], cwd=where, env=env, capture_output=True, text=True, check=True).stdout
-
-        sha_like = re.fullmatch(r"[0-9a-f]{40}", ref) is not None
-        try:
-            git("init", "-q")
-            git("remote", "add", "origin", url)
-            if depth == 0:
-                git("fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
-                short = ref.removeprefix("refs/heads/")
-                if sha_like or ref.startswith("refs/tags/"):
-                    target = ref
-                elif git("ls-remote", "origin", f"refs/tags/{short}"):
-                    target = f"refs/tags/{short}"
-                else:
-                    target = f"origin/{short}"
-            else:
-                git("fetch", "-q", f"--depth={depth}", "origin", ref)
-                target = "FETCH_HEAD"
-            pushed = env["GITHUB_REF"]
-            if not with_.get("ref") and pushed.startswith("refs/heads/"):  # a branch push: a local branch
-                branch = pushed.removeprefix("refs/heads/")
-                git("update-ref", f"refs/remotes/origin/{branch}", target)
-                git("checkout", "-q", "-B", branch, target)
-            else:
-                git("checkout", "-q", "--detach", target)
-        except subprocess.CalledProcessError as exc:
-            return 1, f"harness checkout failed: {exc.stderr}"
-        return 0, f"checked out {ref} into {where}"
-
-    def setup_python(self, with_: dict, state: dict, env: dict) -> tuple[int, str]:
-        state["path"].insert(0, str(self.python.venv / "bin"))
-        # the runner's package index is the folder holding the wheel built from this checkout; the dependencies
-        # are the ones already installed (the virtualenv sees the system's site-packages)
-        state["env"].update(
-            {
-                "PIP_NO_INDEX": "1",
-                "PIP_FIND_LINKS": str(self.python.wheels),
-                "PIP_NO_BUILD_ISOLATION": "0",
-                "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-                # editable installs as a path entry: a copy installed outside the virtualenv cannot shadow them
-                "PIP_CONFIG_SETTINGS": "editable_mode=compat",
-                "VIRTUAL_ENV": str(self.python.venv),
-            }
-        )
-        return 0, f"python {with_.get('python-version', '')} → {self.python.venv}"
-
-    def upload_artifact(self, with_: dict, state: dict, env: dict) -> tuple[int, str]:
-        cwd = state["workspace"]
-        found: list[Path] = []
-        for pattern in [p.strip() for p in with_.get("path", "").splitlines() if p.strip()]:
-            found += [Path(p) for p in sorted(cwd.glob(pattern.rstrip("/")))]
-        found = [p for p in found if p.exists()]
-        if not found:
-            if with_.get("if-no-files-found", "warn") == "error":
-                return 1, "no files found"
-            return 0, "no files found"
-        common = Path(os.path.commonpath([str(cwd / (p if p.is_dir() else p.parent)) for p in found]))
-        dest = state["artifacts"] / with_.get("name", "artifact")
-        for p in found:
-            src = cwd / p
-            target = dest / src.relative_to(common)
-            if src.is_dir():
-                shutil.copytree(src, target, dirs_exist_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, target)
-        return 0, f"uploaded {len(found)} paths to {dest}"
-
-    def download_artifact(self, with_: dict, state: dict, env: dict) -> tuple[int, str]:
-        src = state["artifacts"] / with_.get("name", "artifact")
-        if not src.is_dir():
-            return 1, f"artifact {with_.get('name')!r} not found"
-        dest = state["workspace"] / with_.get("path", ".")
-        shutil.copytree(src, dest, dirs_exist_ok=True)
-        return 0, f"downloaded {src.name} to {dest}"
-
-    def docker_build(self, with_: dict, state: dict, env: dict) -> tuple[int, str]:
-        """docker build stand-in: the Dockerfile lints clean and every COPY/ADD source exists in the context."""
-        context = state["workspace"] / with_.get("context", ".")
-        dockerfile = state["workspace"] / with_["file"] if with_.get("file") else context / "Dockerfile"
-        if not dockerfile.is_file():
-            return 1, f"no Dockerfile at {dockerfile}"
-        lint = subprocess.run(["hadolint", str(dockerfile)], capture_output=True, text=True, env=env)
-        if lint.returncode != 0:
-            return 1, f"hadolint:\n{lint.stdout}{lint.stderr}"
-        missing = []
-        for args in copy_sources(dockerfile.read_text()):
-            missing += [a for a in args if not list(context.glob(a.lstrip("/")))]
-        if missing:
-            return 1, f"COPY sources missing from the build context {context}: {missing}"
-        return 0, f"image context {context} complete (tags: {with_.get('tags', '').split()})"
-
-    def no_op(self, with_: dict, state: dict, env: dict) -> tuple[int, str]:
-        return 0, "no-op in the harness"
-
-
-def copy_sources(dockerfile: str) -> list[list[str]]:
-    """The source arguments of each COPY/ADD instruction that reads the build context."""
-    text = re.sub(r"\\\n", " ", dockerfile)
-    out = []
-    for line in text.splitlines():
-        words = line.split()
-        if not words or words[0].upper() not in ("COPY", "ADD"):
-            continue
-        args = [w for w in words[1:] if not w.startswith("--")]
-        if any(w.startswith("--from") for w in words):
-            continue
-        if args and args[0].startswith("["):
-            args = json.loads(" ".join(args))
-        out.append(args[:-1])
-    return out
 
 
 def _kill_group(pgid: int) -> None:
@@ -513,15 +392,3 @@ def _kill_group(pgid: int) -> None:
 def _needs(job: dict) -> list[str]:
     needs = job.get("needs") or []
     return [needs] if isinstance(needs, str) else list(needs)
-
-
-ACTIONS = {
-    "actions/checkout": Runner.checkout,
-    "actions/setup-python": Runner.setup_python,
-    "actions/cache": Runner.no_op,
-    "actions/upload-artifact": Runner.upload_artifact,
-    "actions/download-artifact": Runner.download_artifact,
-    "docker/build-push-action": Runner.docker_build,
-    "docker/setup-buildx-action": Runner.no_op,
-    "docker/login-action": Runner.no_op,
-}
