@@ -13,6 +13,7 @@ import pytest
 from test_init import classification_frame
 from typer.testing import CliRunner
 
+import mlctl
 from mlctl.cli import app
 from mlctl.errors import ConfigError
 from mlctl.scaffold import spec
@@ -172,3 +173,22 @@ def test_init_from_a_database_url_refuses_passwords_and_needs_a_query(tmp_path):
     assert no_query.exit_code == 2 and "--query" in no_query.output
     missing = runner.invoke(app, [*base, "--data", "sqlite:///nowhere.db", "--query", "SELECT 1"])
     assert missing.exit_code == 3 and "nowhere.db" in missing.output.replace("\n", "")
+
+
+def test_metadata_left_in_a_source_checkout_is_not_an_installation(tmp_path):
+    from importlib import metadata
+
+    info = tmp_path / "mlctl_toolkit.egg-info"
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: mlctl-toolkit\nVersion: 0.1.0\n")
+    (info / "SOURCES.txt").write_text("mlctl/__init__.py\n")
+    dist = metadata.PathDistribution(info)
+    other = tmp_path / "other"
+    (other / "mlctl").mkdir(parents=True)
+    (tmp_path / "mlctl").symlink_to(other / "mlctl")
+    assert spec._provides_running_mlctl(dist) is False  # another tree's mlctl, not the one running
+    (tmp_path / "mlctl").unlink()
+    (tmp_path / "mlctl").symlink_to(Path(mlctl.__file__).parent)  # as if installed here: the running code
+    assert spec._provides_running_mlctl(dist) is True
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'mlctl-toolkit'\n")
+    assert spec._provides_running_mlctl(dist) is False  # but a pyproject beside it: a build's leftovers

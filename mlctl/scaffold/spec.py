@@ -141,6 +141,9 @@ def _provides_running_mlctl(dist) -> bool:
 
     import mlctl
 
+    base = Path(str(dist.locate_file(""))).resolve()
+    if (base / "pyproject.toml").is_file():  # metadata left in a source checkout (egg-info of a build), not installed
+        return False
     entry = next((f for f in dist.files or [] if str(f).replace("\\", "/") == "mlctl/__init__.py"), None)
     if entry is None:  # an editable install: its direct_url.json says where the code is
         return True
