@@ -24,7 +24,8 @@ from fake_github import FakeGitHub
 from workflow_fixtures import S3_KEYS, free_port
 from workflow_harness import Runner
 
-pytestmark = pytest.mark.slow
+# one worker builds the shared projects (with `--dist loadgroup`; plain `-n 2` may build them on both)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated_workflows")]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 TOKEN = "ghs_harness_token"
 MLCTL = (sys.executable, "-m", "mlctl")

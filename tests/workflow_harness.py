@@ -4,7 +4,8 @@ Jobs run in `needs:` order, each in a fresh clone of the pushed commit from a lo
 ``origin``. `run:` steps run with bash, with `env:` at workflow, job and step level, `working-directory`,
 `if:`, ``${{ }}`` substitution and the runner's files ($GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH,
 $GITHUB_STEP_SUMMARY). `uses:` steps are stood in for by what they do (tests/workflow_actions.py); an action the harness
-does not know fails the step loudly.
+does not know fails the step loudly. A pull request's run checks out the head commit (GitHub: the merge
+commit with the base), and `docker build` checks the Dockerfile and its build context without building.
 """
 
 from __future__ import annotations
