@@ -292,9 +292,18 @@ def test_e_ct_retrains_on_new_rows_once_and_then_opens_nothing(sql_project, tmp_
     clone_project.dvc("remote", "modify", "--local", "storage", "endpointurl", moto_s3)
     clone_project.dvc("pull")
     raw = pd.read_parquet(clone / "data" / "raw" / "data.parquet")
-    assert len(raw) == 400
+    assert len(raw) == 400  # 240 + 160 new rows
     assert (clone / "models" / "model.onnx").exists()
 
+    # the schedule fires again before anyone merged, with more new rows: the same pull request is updated
+    first_head = project.sh("git", "ls-remote", str(project.origin), "refs/heads/mlctl/retrain").stdout.split()[0]
+    add_rows(db, 40, seed=12, shift=1.0)
+    second = runner.run(CT, event="schedule", ref="refs/heads/main", sha=project.head())
+    assert second.ok, second.log()
+    assert len(github.state.pulls) == before + 1
+    (comment,) = github.state.comments_on(new[0]["number"])  # updated in place, not a second comment
+    second_head = project.sh("git", "ls-remote", str(project.origin), "refs/heads/mlctl/retrain").stdout.split()[0]
+    assert second_head != first_head
     # the candidate is merged; the next scheduled run finds nothing new
     project.sh("git", "fetch", "-q", "origin", "mlctl/retrain")
     project.sh("git", "merge", "-q", "--ff-only", "FETCH_HEAD")
