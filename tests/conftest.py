@@ -108,3 +108,6 @@ def make_project(tmp_path: Path):
 def copy_pipeline_files(root: Path) -> None:
     """Copy this repository's dvc.yaml into a project (for `dvc repro` tests)."""
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+
+
+from workflow_fixtures import moto_s3, python_env  # noqa: E402, F401  (session fixtures of the workflow harness)

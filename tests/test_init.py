@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
 from typer.testing import CliRunner
 
 from mlctl.cli import app
@@ -138,12 +137,13 @@ def test_exclude_and_keep_override_inference():
     assert roles["customer_id"].where is None and "--keep" in roles["customer_id"].reason
 
 
-def test_workflow_templates_equal_the_repository_workflows():
+def test_workflow_templates_refer_only_to_what_a_project_has():
+    """The generated workflows are executed by tests/test_generated_workflows.py; here: no file of this repository."""
     shipped = workflow_templates()
-    ours = {p.name: p.read_text() for p in (REPO / ".github" / "workflows").glob("*.yml")}
-    assert shipped == ours, (
-        "mlctl/templates/workflows/ is out of date: cp .github/workflows/*.yml mlctl/templates/workflows/"
-    )
+    assert set(shipped) == {"ci.yml", "cd.yml", "ct.yml"}
+    for name, text in shipped.items():
+        for ours in ("benchmarks/", "mlctl/cli", "mlctl/templates", "docs/", "gh pr ", "gh release "):
+            assert ours not in text, f"{name} refers to {ours!r}, which a generated project does not have"
 
 
 # ---- errors a first-time user hits ---------------------------------------------------------

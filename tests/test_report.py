@@ -297,3 +297,23 @@ def test_fit_body_keeps_details_closed():
     fitted = github.fit_body(body, limit=5000)
     assert len(fitted) <= 5000 and fitted.count("<details") == fitted.count("</details>")
     assert "artifacts" in fitted
+
+
+def test_the_monitoring_verdict_is_in_the_report_when_monitor_ran():
+    from mlctl.stages.report.compose import monitor_section
+
+    monitor = {
+        "verdict": "drift",
+        "retrain_advised": True,
+        "alerts": ["data drift in 1/6 features: x1"],
+        "current": {"rows": 400},
+        "drift": {
+            "features": [
+                {"feature": "x1", "test": "ks", "p_value": 1e-5, "psi": 0.19, "drifted": True},
+                {"feature": "x2", "test": "ks", "p_value": 0.4, "psi": 0.01, "drifted": False},
+            ]
+        },
+    }
+    text = monitor_section(monitor, limit=10)
+    assert "**drift**, retraining advised" in text and "400 current rows" in text
+    assert "`x1`" in text and "`x2`" not in text and "data drift in 1/6 features" in text

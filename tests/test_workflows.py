@@ -13,7 +13,9 @@ import yaml
 from conftest import REPO
 from test_cli import COMMANDS
 
-WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml")) + sorted(
+    (REPO / "mlctl" / "templates" / "workflows").glob("*.yml")  # what `mlctl init` writes
+)
 DVC_COMMANDS = {"repro", "pull", "push", "metrics", "plots", "params", "exp", "status", "checkout", "fetch"}
 
 
@@ -33,7 +35,7 @@ def test_the_three_workflows_exist():
     assert {p.name for p in WORKFLOWS} >= {"ci.yml", "cd.yml", "ct.yml"}
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_workflow_schema_offline(path):
     exe = shutil.which("check-jsonschema") or str(Path(sys.executable).with_name("check-jsonschema"))
     proc = subprocess.run(
@@ -42,7 +44,7 @@ def test_workflow_schema_offline(path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_actions_are_pinned(path):
     for line in path.read_text().splitlines():
         m = re.search(r"uses:\s*([^\s#]+)", line)
@@ -51,7 +53,7 @@ def test_actions_are_pinned(path):
             assert re.fullmatch(r"v\d+\.\d+\.\d+|[0-9a-f]{40}", ref), f"{path.name}: {m.group(1)} is not pinned"
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_least_privilege_permissions(path):
     wf = load(path)
     assert wf.get("permissions") == {"contents": "read"}, f"{path.name}: top-level permissions must be read-only"
@@ -60,7 +62,7 @@ def test_least_privilege_permissions(path):
         assert perms != "write-all" and "write-all" not in str(perms), f"{path.name}:{name}"
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_workflows_call_only_tested_commands(path):
     for line in run_lines(load(path)):
         for m in re.finditer(r"\bmlctl ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", line):

@@ -175,6 +175,7 @@ def collect(
         "params": params_diff,
         "gate": gate,
         "validation": _current_json(project, params.validation_report),
+        "monitor": _current_json(project, params.monitor),
         "drift": drift.to_dict(),
         "figures": [{**f.to_dict(), "src": f"{image_dir.name}/{f.file.name}"} for f in figs],
         "packages": [p.to_dict() for p in packages],

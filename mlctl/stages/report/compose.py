@@ -84,6 +84,23 @@ def _details(summary: str, body: str) -> str:
     return f'<details markdown="1">\n<summary>{summary}</summary>\n\n{body}\n</details>\n'
 
 
+def monitor_section(m: dict, limit: int) -> str:
+    """The monitoring verdict that led to this run (continuous training): alerts and drifted features."""
+    verdict = f"**{m.get('verdict', '?')}**" + (", retraining advised" if m.get("retrain_advised") else "")
+    rows = [
+        [f"`{f.get('feature')}`", f.get("test"), f.get("p_value"), f.get("psi")]
+        for f in (m.get("drift") or {}).get("features", [])
+        if f.get("drifted")
+    ]
+    shown, more = _cap(rows, limit)
+    alerts = "".join(f"- {a}\n" for a in m.get("alerts") or [])
+    current = (m.get("current") or {}).get("rows")
+    body = f"Verdict {verdict} on {current} current rows.\n\n{alerts}"
+    if shown:
+        body += "\nDrifted features:\n\n" + table(["feature", "test", "p-value", "PSI"], shown, {0}) + more
+    return body + "\nFull report: `reports/monitor.md` / `reports/monitor.html` in the run's artifacts.\n"
+
+
 def _cap(rows: list, limit: int) -> tuple[list, str]:
     if len(rows) <= limit:
         return rows, ""
@@ -269,6 +286,8 @@ def render(r: dict, *, image_dir: str, for_comment: bool = False) -> str:
     out += ["### Gate\n", gate_section(r["gate"])]
     out += ["### Data validation\n", validation_section(r["validation"], limit)]
     out += ["### Training-data drift against the base\n", drift_section(r["drift"], limit)]
+    if r.get("monitor"):
+        out += ["### Monitoring (`mlctl monitor`)\n", monitor_section(r["monitor"], limit)]
     out += ["### Plots\n", plots_section(r["figures"], image_dir, for_comment, r.get("artifacts_url"))]
     out += ["### Dependency and performance watch\n", watch_section(r, r["perf_tolerance"], limit)]
     out.extend(f"\n> note: {n}" for n in r.get("notes") or [])
