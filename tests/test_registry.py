@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,17 @@ def test_cli_exit_codes(repo, monkeypatch):
     assert r.exit_code == 0 and json.loads(r.output)["versions"][0]["version"] == "v0.1.0"
     r = runner.invoke(app, ["registry", "history", "churn", "-C", str(repo), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)[0]["tag"] == "churn@v0.1.0"
+
+
+def test_register_and_promote_push_their_tags_to_origin(repo, tmp_path, monkeypatch):
+    tag_env(monkeypatch)
+    commit_model(repo, True, "model one")
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run(["git", "remote", "add", "origin", str(origin)], cwd=repo, check=True)
+    r = runner.invoke(app, ["registry", "register", "churn", "--push", "-C", str(repo)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["registry", "promote", "churn", "v0.1.0", "prod", "--push", "-C", str(repo)])
+    assert r.exit_code == 0, r.output
+    tags = subprocess.run(["git", "ls-remote", "--tags", str(origin)], capture_output=True, text=True).stdout
+    assert "refs/tags/churn@v0.1.0" in tags and "refs/tags/churn#prod#1" in tags

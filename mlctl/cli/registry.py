@@ -22,9 +22,9 @@ def _root(project_dir: Path | None) -> Path:
 
 
 def _push(root: Path, tag: str) -> None:
-    from mlctl.repo.registry import _git
+    from mlctl.repo.registry import push_tag
 
-    _git(root, "push", "origin", tag)
+    push_tag(root, tag)
 
 
 @registry_app.command("register")

@@ -265,3 +265,8 @@ def materialise(root: Path, ref: str) -> tuple[Path, Path]:
     if not (model.exists() and manifest.exists()):
         fetch_artifacts(root, version, dest, MODEL_FILES)
     return model, manifest
+
+
+def push_tag(root: Path, tag: str, remote: str = "origin") -> None:
+    """Push one registry tag to the git remote, so CI/CD (and `gto`) see it."""
+    git.output(root, "push", remote, tag, purpose=IN_TAGS)
