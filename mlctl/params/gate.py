@@ -16,11 +16,13 @@ class Threshold(Section):
 
 
 class ChampionParams(Section):
-    """Compare against the champion: the metrics at a git revision or in the registry."""
+    """Compare with the champion: its model, fetched at a git revision or a registry stage, on today's test rows."""
 
     ref: str | None = None  # e.g. "main", "HEAD~1", or a registry reference "model@prod"
-    tolerance: float = Field(default=0.01, ge=0)  # allowed regression beyond the CI
+    fallback: str | None = None  # tried when `ref` does not resolve (e.g. "main" until a version is in prod)
+    tolerance: float = Field(default=0.01, ge=0)  # the regression allowed at the paired interval's bound
     metrics: list[str] = Field(default_factory=list)  # default: the primary metric
+    resamples: int = Field(default=200, ge=1)  # paired bootstrap resamples over the test rows
 
 
 class GateParams(Section):

@@ -229,21 +229,26 @@ def history(root: Path, name: str) -> list[dict]:
 
 def fetch_artifacts(root: Path, version: Version, dest: Path, paths: tuple[str, ...]) -> list[Path]:
     """Materialise files of ``version``'s commit into ``dest`` (git or DVC-tracked, from cache or remote)."""
+    return fetch_files(root, version.commit, dest, paths, label=version.tag)
+
+
+def fetch_files(root: Path, rev: str, dest: Path, paths: tuple[str, ...], *, label: str | None = None) -> list[Path]:
+    """Files as they are at git revision ``rev`` (git or DVC-tracked, from the cache or the remote) into ``dest``."""
     import dvc.api
+
+    from mlctl.core.fileio import write_bytes
 
     out = []
     dest.mkdir(parents=True, exist_ok=True)
     for rel in paths:
         target = dest / Path(rel).name
         try:
-            with dvc.api.open(rel, repo=str(root), rev=version.commit, mode="rb") as src:
+            with dvc.api.open(rel, repo=str(root), rev=rev, mode="rb") as src:
                 data = src.read()
         except Exception as exc:  # dvc raises many types: path missing, no cache, remote unreachable
             raise ExternalError(
-                f"cannot fetch {rel} of {version.tag}: {exc}", hint="run `dvc push` where the model was built"
+                f"cannot fetch {rel} of {label or rev}: {exc}", hint="run `dvc push` where the model was built"
             ) from None
-        from mlctl.core.fileio import write_bytes
-
         out.append(write_bytes(target, data))
     return out
 
