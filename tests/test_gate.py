@@ -213,3 +213,29 @@ def test_cli_exit_codes_and_json(project):
     (root / "metrics/evaluate.json").unlink()
     missing = runner.invoke(app, ["gate", "-C", str(root)])
     assert missing.exit_code == 3 and "mlctl evaluate" in missing.output
+
+
+def _slices(*values: tuple[str, float | None, int]) -> dict:
+    evaluated = [{"column": "region", "value": v, "rows": n, "metrics": {"roc_auc": m}} for v, m, n in values]
+    return {"slices": evaluated, "skipped": [{"column": "region", "value": "tiny", "rows": 4, "reason": "few"}]}
+
+
+def test_slice_drop_is_relative_to_the_overall_metric_and_reports_small_slices():
+    evaluated = {"model": {"roc_auc": 0.80}, "baseline": {"roc_auc": 0.5}}
+    params = GateParams(slice_max_drop={"roc_auc": 0.1})
+    _, rules = decide(params, "classification", evaluated, _slices(("a", 0.75, 40), ("b", 0.90, 40)), None)
+    rule = next(r for r in rules if r.rule == "slice_drop")
+    assert rule.passed and rule.limit == pytest.approx(0.72) and rule.value == 0.75
+    assert "too small to judge: region=tiny (4 rows)" in rule.detail
+    _, rules = decide(params, "classification", evaluated, _slices(("a", 0.70, 40), ("b", None, 40)), None)
+    rule = next(r for r in rules if r.rule == "slice_drop")
+    assert not rule.passed and "region=a (0.7)" in rule.detail and "undefined in: region=b" in rule.detail
+    only_small = {"slices": [], "skipped": _slices()["skipped"]}
+    _, rules = decide(params, "classification", evaluated, only_small, None)
+    rule = next(r for r in rules if r.rule == "slice_drop")
+    assert rule.skipped and "too small to judge" in rule.detail
+    errors = GateParams(slice_max_drop={"mae": 0.25})
+    reg = {"model": {"r2": 0.5, "mae": 2.0}, "baseline": {"r2": 0.0}}
+    worse = {"slices": [{"column": "c", "value": "x", "rows": 40, "metrics": {"mae": 2.6}}]}
+    rule = next(r for r in decide(errors, "regression", reg, worse, None)[1] if r.rule == "slice_drop")
+    assert not rule.passed and rule.limit == pytest.approx(2.5)

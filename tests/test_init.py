@@ -305,3 +305,27 @@ def test_source_data_is_tracked_by_dvc_not_git(project):
         assert rel in tracked, rel
     log = subprocess.run(["git", "log", "--format=%s"], cwd=root, capture_output=True, text=True).stdout
     assert log.startswith("mlctl init:")
+
+
+@pytest.mark.slow
+def test_the_gate_judges_the_champion_and_the_slices_by_default(project):
+    _, root, _ = project
+    gate = yaml.safe_load((root / "params.yaml").read_text())["gate"]
+    assert gate["champion"] == {"ref": "model@prod", "fallback": "main", "tolerance": 0.01}
+    report = json.loads((root / "reports/gate.json").read_text())
+    first = next(r for r in report["rules"] if r["rule"] == "champion")
+    assert first["skipped"] and "cannot be fetched" in first["detail"]  # main has no model yet: never passed
+    assert gate["slice_max_drop"] and yaml.safe_load((root / "params.yaml").read_text())["evaluate"]["slices"]
+    drops = [r for r in report["rules"] if r["rule"] == "slice_drop"]
+    assert drops and all(r["passed"] for r in drops)
+    assert all("worst slice" in r["detail"] or "too small to judge" in r["detail"] for r in drops)
+    # once the model is committed on main, the next gate compares with it on the same rows
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x.invalid"}
+    subprocess.run(["git", "commit", "-qm", "first model"], cwd=root, check=True, env=env)
+    run(root, "gate")
+    report = json.loads((root / "reports/gate.json").read_text())
+    rule = next(r for r in report["rules"] if r["rule"] == "champion")
+    assert not rule["skipped"] and rule["passed"] and rule["value"] == 0.0
+    assert report["champion"]["ref"] == "main" and report["champion"]["rows"] > 0

@@ -35,6 +35,9 @@ class GateParams(Section):
     # metric -> the worst value allowed in every evaluated slice: a floor for scores
     # (accuracy, recall...), a ceiling for errors (mae, log_loss...)
     slice_min: dict[str, float] = Field(default_factory=dict)
+    # metric -> the fraction by which any evaluated slice may be worse than the whole test split
+    # (0.1: roc_auc 0.8 overall -> every slice >= 0.72); slices under evaluate.min_slice_size are reported, not judged
+    slice_max_drop: dict[str, float] = Field(default_factory=dict)
     max_fairness_gap: float | None = Field(default=None, ge=0)
     max_model_mb: float | None = Field(default=None, gt=0)
     max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict, median

@@ -42,6 +42,7 @@ def check_config(params: GateParams, task: str) -> None:
     _check_names(task, list(params.thresholds), "gate.thresholds")
     _check_names(task, list(params.champion.metrics), "gate.champion.metrics")
     _check_names(task, list(params.slice_min), "gate.slice_min")
+    _check_names(task, list(params.slice_max_drop), "gate.slice_max_drop")
     if params.primary_metric:
         _check_names(task, [params.primary_metric], "gate.primary_metric")
 
@@ -158,6 +159,44 @@ def slice_rules(params: GateParams, task: str, slices: dict[str, Any] | None) ->
     return rules
 
 
+def slice_drop_rules(params: GateParams, task: str, model: dict[str, Any], slices: dict[str, Any] | None) -> list[Rule]:
+    """``slice_max_drop``: no evaluated slice may be worse than the overall metric by more than that fraction.
+
+    0.1 on roc_auc 0.80 overall: every slice at least 0.72; 0.25 on rmse 2.0: every slice at most 2.5.
+
+    Slices too small to judge (under ``evaluate.min_slice_size``) and slices where the
+    metric is undefined are named in the detail, never failed.
+    """
+    _check_names(task, list(params.slice_max_drop), "gate.slice_max_drop")
+    rules = []
+    evaluated = (slices or {}).get("slices") or []
+    small = [f"{s['column']}={s['value']} ({s['rows']} rows)" for s in (slices or {}).get("skipped") or []]
+    too_small = f"; too small to judge: {', '.join(small)}" if small else ""
+    for metric, drop in params.slice_max_drop.items():
+        overall = model.get(metric)
+        if overall is None:
+            rules.append(_skip("slice_drop", metric, f"{metric} is undefined on the whole test split"))
+            continue
+        up = higher_is_better(metric)
+        limit = overall - drop * abs(overall) if up else overall + drop * abs(overall)
+        scored = [(s, s["metrics"].get(metric)) for s in evaluated if s["metrics"].get(metric) is not None]
+        undefined = [f"{s['column']}={s['value']}" for s in evaluated if s["metrics"].get(metric) is None]
+        note = too_small + (f"; {metric} undefined in: {', '.join(undefined)}" if undefined else "")
+        if not scored:
+            rules.append(_skip("slice_drop", metric, f"no slice large enough to judge (evaluate.slices){note}", limit))
+            continue
+        bad = [(s, v) for s, v in scored if (v < limit if up else v > limit)]
+        worst_slice, worst = (min if up else max)(scored, key=lambda sv: sv[1])
+        detail = (
+            f"worst slice {worst_slice['column']}={worst_slice['value']}: {_fmt(worst)} vs {_fmt(overall)} overall, "
+            f"{'at least' if up else 'at most'} {_fmt(limit)} ({drop:.0%} worse at most) over {len(scored)} slices"
+        )
+        if bad:
+            detail += "; failing: " + ", ".join(f"{s['column']}={s['value']} ({_fmt(v)})" for s, v in bad)
+        rules.append(Rule("slice_drop", metric, worst, limit, not bad, detail=detail + note))
+    return rules
+
+
 def fairness_rule(params: GateParams, slices: dict[str, Any] | None) -> list[Rule]:
     """The largest metric gap between groups of the sensitive column must stay under the bound."""
     limit = params.max_fairness_gap
@@ -191,6 +230,7 @@ def decide(
     rules.append(baseline_rule(params, primary, model, baseline))
     rules += champion_rules(params, task, primary, champion)
     rules += slice_rules(params, task, slices)
+    rules += slice_drop_rules(params, task, model, slices)
     rules += fairness_rule(params, slices)
     return primary, [*rules, *(measured or [])]
 

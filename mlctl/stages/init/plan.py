@@ -11,6 +11,9 @@ BASELINE_MARGIN = 0.02  # the candidate must beat the dummy baseline by this muc
 SMALL_DATA = 20_000  # below this many rows, process start-up costs more than parallel folds save
 MAX_SLICES = 2
 SLICE_LEVELS = (2, 10)  # a slice column has between 2 and 10 levels
+MIN_SLICE_ROWS = 50  # smaller slices are reported by the gate, not judged: their metric is too noisy
+REGISTRY_NAME = "model"  # the name the project's README registers and promotes the model under
+CHAMPION_TOLERANCE = 0.01
 
 QUICK_SPACES = {  # --quick: one small model each, to try the whole pipeline in seconds
     "logistic_regression": {"C": [1.0]},
@@ -83,6 +86,15 @@ def split(target: TargetInfo) -> tuple[str, str]:
         return "random", f"the rarest class has {target.min_class_count} rows: too few to stratify"
     share = f" (minority class {target.minority_share:.0%})" if target.minority_share is not None else ""
     return "stratified", f"keeps the class shares{share} equal in train, validation and test"
+
+
+def slice_gate(target: TargetInfo) -> tuple[dict[str, float], str]:
+    """How much worse than overall any slice may be, in the metric that suits the task."""
+    if target.task == "regression":
+        return {"rmse": 0.3}, "no slice's rmse more than 30% above the overall rmse"
+    if target.n_classes <= 2:
+        return {"roc_auc": 0.1}, "no slice's roc_auc more than 10% below the overall roc_auc"
+    return {"balanced_accuracy": 0.2}, "no slice's balanced_accuracy more than 20% below overall"
 
 
 def slices(roles: list[ColumnRole]) -> list[str]:
@@ -187,6 +199,7 @@ def render(
         "",
         "evaluate:",
         _with_comment(f"  slices: {_flow(slices(roles))}", "categorical features scored per level"),
+        _with_comment(f"  min_slice_size: {MIN_SLICE_ROWS}", "smaller slices are reported, not judged"),
         *(["  bootstrap: 20                         # --quick: few resamples", "  permutation_repeats: 1"] * quick),
         "",
         "gate:",
@@ -196,8 +209,15 @@ def render(
         lines.append(_with_comment(f"    {name}: {_flow(bound)}", threshold_why))
     lines += [
         _with_comment(f"  baseline_margin: {BASELINE_MARGIN}", "must beat the dummy baseline by this much"),
-        "  # Once main has a model, also refuse regressions against it:",
-        "  # champion: {ref: main, tolerance: 0.02}",
+        "  champion:                             # the model this one would replace, scored on the same test rows",
+        _with_comment(f"    ref: {REGISTRY_NAME}@prod", f"`mlctl registry promote {REGISTRY_NAME} latest prod`"),
+        _with_comment("    fallback: main", "until a version is in prod: the model on the default branch"),
+        _with_comment(f"    tolerance: {CHAMPION_TOLERANCE}", "paired CI of candidate - champion must stay above this"),
+    ]
+    drops, drop_why = slice_gate(target)
+    if slices(roles):
+        lines.append(_with_comment(f"  slice_max_drop: {_flow(drops)}", drop_why))
+    lines += [
         "",
         "export:",
         _with_comment("  tolerance: 0.0001", "ONNX must match scikit-learn this closely"),
