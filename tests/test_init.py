@@ -22,6 +22,8 @@ from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, analyse, infer_task
 
 runner = CliRunner()
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "tau"]
+FIRST = ["Anna", "Bram", "Carla", "Daan", "Eva", "Finn", "Gijs", "Hanna", "Ivo", "Julia", "Kees", "Lotte"]
+LAST = ["Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos", "Vos", "Peters", "Dekker"]
 
 
 def classification_frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
@@ -45,6 +47,10 @@ def classification_frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
             "source": "web",
             "sparse": np.where(rng.random(n) < 0.03, rng.normal(size=n), np.nan),
             "status_copy": y,
+            "first_name": rng.choice(FIRST, n),  # personal data, generated: never features
+            "last_name": rng.choice(LAST, n),
+            "email": [f"user{i}@example.org" for i in rng.permutation(n)],
+            "phone": [f"+31 6 {v}" for v in rng.integers(10_000_000, 99_999_999, n)],
             "outcome": y,
         }
     )
@@ -283,6 +289,10 @@ def test_excluded_columns_are_listed_with_reasons_and_never_model_inputs(project
     assert len(excluded) >= (2 if case == "parquet" else 5)
     inputs = {i["name"] for i in json.loads((root / "models/model.json").read_text())["inputs"]}
     listed = set(params["prepare"]["drop_columns"]) | set(params["train"]["forbidden"])
+    listed |= set(params["validate"]["personal_data"])
+    if case == "classification":
+        assert {"first_name", "last_name", "email", "phone"} <= set(params["validate"]["personal_data"])
+        assert not {"first_name", "last_name", "email", "phone"} & inputs
     for role in excluded:
         assert role["name"] in listed
         assert f"#   {role['name']}" in text and role["reason"] in text  # the `# excluded:` block, with reasons

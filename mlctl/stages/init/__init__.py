@@ -277,6 +277,11 @@ def _create(root: Path, analysis: Analysis, progress: Progress, started: float, 
         files.track_with_dvc(root, source)
     progress.advance()
     warnings = ([spec.warning] if spec.warning else []) + layout.infer_schema(root)
+    warnings += [
+        f"{r.name!r} is a model feature although it looks like personal data ({r.reason})"
+        for r in analysis.roles
+        if not r.excluded and "was: personal data" in r.reason
+    ]
     progress.advance()
     commit = files.initial_commit(root, f"mlctl init: {analysis.target_info.task} of {analysis.target!r} from {source}")
     progress.advance()

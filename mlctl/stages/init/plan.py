@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, ColumnRole, TargetInfo
+from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, PERSONAL, ColumnRole, TargetInfo
 
 THRESHOLD_MARGIN = 0.05  # the gate's floor above what a guess scores
 BASELINE_MARGIN = 0.02  # the candidate must beat the dummy baseline by this much
@@ -119,6 +119,7 @@ def render(
     """The whole params.yaml as commented text (validated by the caller with mlctl.params.parse_params)."""
     drop = [r for r in roles if r.where == DROP]
     forbidden = [r for r in roles if r.where == FORBIDDEN]
+    personal = [r for r in roles if r.where == PERSONAL]
     dates = [r for r in roles if r.where == DATES]
     many = [r for r in roles if r.role == "high_cardinality" and r.where is None]
     task = target.task
@@ -127,7 +128,7 @@ def render(
     metric, metric_why = scoring(target)
     thresholds, threshold_why = gate_thresholds(target)
     features = [r for r in roles if not r.excluded]
-    excluded = drop + forbidden
+    excluded = drop + forbidden + personal
     lines = [
         f"# mlctl project parameters, written by `mlctl init` from {source_path} ({rows:,} rows).",
         "# One section per stage: the key is the stage's name in dvc.yaml and its `mlctl <stage>` command.",
@@ -159,7 +160,8 @@ def render(
         "validate:",
         _with_comment("  schema_path: data/schema.yaml", "inferred by `mlctl init`: review it"),
         "  profile_path: data/profile.json",
-        _with_comment("  personal_data: []", "columns holding personal data: never model features"),
+        "  # columns holding personal data: never model features, marked in the schema",
+        *_listed("personal_data", personal, "  "),
         "",
         "prepare:",
         *_listed("drop_columns", drop, "  "),

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlctl.stages.init.personal import detect as detect_personal
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 DROP = "prepare.drop_columns"  # removed before the split: not even a candidate feature
 FORBIDDEN = "train.forbidden"  # kept in the data (for analysis), never a model input
 DATES = "prepare.date_columns"  # parsed and expanded into year/month/dayofweek features
+PERSONAL = "validate.personal_data"  # personal data: marked in the schema, refused by train
+MIN_PERSONAL_LEVELS = 10  # a column with fewer distinct values identifies nobody (e.g. an is_mobile flag)
 
 MAX_CLASS_INTEGERS = 10  # an integer target with at most this many values is a class label
 NEAR_EMPTY = 0.95  # a column missing in more than this share of rows carries too little signal
@@ -32,7 +36,7 @@ class ColumnRole:
     """One column: its role, how it will be used and why."""
 
     name: str
-    role: str  # feature | date | id | text | constant | empty | leak | high_cardinality | excluded
+    role: str  # feature | date | id | text | constant | empty | leak | personal | high_cardinality | excluded
     kind: str  # numeric | boolean | categorical | datetime | text | empty
     reason: str = ""
     where: str | None = None  # DROP, FORBIDDEN, DATES or None (an ordinary feature)
@@ -41,7 +45,7 @@ class ColumnRole:
 
     @property
     def excluded(self) -> bool:
-        return self.where in (DROP, FORBIDDEN)
+        return self.where in (DROP, FORBIDDEN, PERSONAL)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "excluded": self.excluded}
@@ -175,6 +179,8 @@ def classify(col: pd.Series, y: pd.Series) -> ColumnRole:
         return out("empty", DROP, f"near-empty: {nulls:.0%} of values missing")
     if distinct <= 1:
         return out("constant", DROP, f"constant: the single value {str(present.iloc[0])[:30]!r}")
+    if distinct >= MIN_PERSONAL_LEVELS and (why := detect_personal(col)):
+        return out("personal", PERSONAL, f"personal data: {why}")
     if why := _leak(col, y):
         return out("leak", FORBIDDEN, why)
     if kind == "datetime" or (text and _is_date_text(col)):
