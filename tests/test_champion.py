@@ -162,3 +162,17 @@ def test_a_stale_champion_number_does_not_reject_an_equal_model(repo):
     result = gate(repo)
     rule = next(r for r in result.rules if r.rule == "champion")
     assert rule.passed and rule.value == 0.0 and "1.01" not in rule.detail
+
+
+def test_metric_value_equals_compute():
+    from mlctl.model.metrics import compute, metric_value
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 50)
+    p = rng.uniform(0, 1, 50)
+    s = Scored("classification", y, (p > 0.5).astype(int), np.column_stack([1 - p, p]), True, ["a", "b"])
+    full = compute(s)[0]
+    for metric in ("roc_auc", "accuracy", "f1", "log_loss"):
+        assert metric_value(s, metric) == pytest.approx(full[metric])
+    one_class = s.take(np.flatnonzero(y == 1))
+    assert metric_value(one_class, "roc_auc") is None and compute(one_class)[0]["roc_auc"] is None

@@ -186,6 +186,20 @@ def bootstrap(s: Scored, resamples: int, seed: int, confidence: float = 0.95) ->
     return out
 
 
+def metric_value(s: Scored, metric: str) -> float | None:
+    """One metric of ``s`` (as ``compute`` gives it), without computing the others when it can."""
+    import numpy as np
+
+    if metric == "roc_auc" and s.task == "classification" and len(s.classes) == 2 and s.scores is not None:
+        positive = s.y == 1
+        if not 0 < int(positive.sum()) < len(s):
+            return None
+        return binary_auc(positive, s.scores[:, 1] if s.scores.ndim == 2 else s.scores)
+    if metric == "accuracy" and s.task == "classification" and len(s):
+        return float(np.mean(s.y == s.pred))
+    return compute(s)[0][metric]
+
+
 def paired_bootstrap(
     candidate: Scored, champion: Scored, metric: str, resamples: int, seed: int, confidence: float = 0.95
 ) -> dict[str, Any]:
@@ -199,7 +213,7 @@ def paired_bootstrap(
 
     if len(candidate) != len(champion) or not np.array_equal(candidate.y, champion.y):
         raise ValueError("a paired bootstrap needs both models scored on the same rows")
-    cand, champ = compute(candidate)[0][metric], compute(champion)[0][metric]
+    cand, champ = metric_value(candidate, metric), metric_value(champion, metric)
     out: dict[str, Any] = {
         "metric": metric,
         "candidate": cand,
@@ -218,7 +232,7 @@ def paired_bootstrap(
     draws = []
     for _ in range(resamples):
         idx = rng.integers(0, len(candidate), len(candidate))
-        a, b = compute(candidate.take(idx))[0][metric], compute(champion.take(idx))[0][metric]
+        a, b = metric_value(candidate.take(idx), metric), metric_value(champion.take(idx), metric)
         if a is not None and b is not None:
             draws.append(a - b)
     if draws:
