@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_init import classification_frame, init
+from test_init import classification_frame, init, run
 
-from mlctl.stages.init.personal import by_name, by_values, detect
+from mlctl.stages.init.personal import by_name, by_values, detect, protected
 from mlctl.stages.init.roles import PERSONAL, analyse
 
 
@@ -100,3 +100,55 @@ def test_init_writes_personal_data_and_keep_warns(tmp_path):
     report = json.loads(result.stdout)
     shown = {r["name"]: r for r in report["analysis"]["roles"]}
     assert shown["contact"]["where"] == PERSONAL and shown["contact"]["excluded"]
+
+
+def with_protected(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    frame = classification_frame(n)
+    frame["Gender"] = rng.choice(["F", "M"], n)
+    frame["state"] = rng.choice(["married", "single", "divorced"], n)  # marital status, by its values
+    frame["age"] = rng.integers(18, 90, n)
+    return frame
+
+
+def test_protected_attributes_by_name_and_values():
+    roles = {r.name: r for r in analyse(with_protected(), "outcome")}
+    assert roles["Gender"].role == "protected" and roles["Gender"].where == "train.forbidden"
+    assert "gender (by its name)" in roles["Gender"].reason
+    assert roles["state"].role == "protected" and "marital status (by its values)" in roles["state"].reason
+    assert roles["age"].role == "protected"
+    assert roles["colour"].role == "feature"  # red/green/blue: no protected attribute
+    assert protected(pd.Series(["x", "y"] * 10, name="usage")) is None  # "usage" is no "age"
+
+
+def test_init_sets_the_sensitive_column_and_the_fairness_gap(tmp_path):
+    data = tmp_path / "people.csv"
+    with_protected().to_csv(data, index=False)
+    result = init(str(tmp_path / "p"), "--data", str(data), "--target", "outcome", "--yes", "--quick", "--json")
+    assert result.exit_code == 0, result.output
+    params = yaml.safe_load((tmp_path / "p" / "params.yaml").read_text())
+    assert params["evaluate"]["sensitive"] == "Gender"  # the first with few groups (age has 72)
+    assert params["gate"]["max_fairness_gap"] == 0.2
+    assert {"Gender", "state", "age"} <= set(params["train"]["forbidden"])
+
+
+@pytest.mark.slow
+def test_a_run_measures_fairness_and_keeps_people_out_of_the_model(tmp_path):
+    data = tmp_path / "people.csv"
+    with_protected(1000).to_csv(data, index=False)  # test groups of 50+ rows
+    root = tmp_path / "p"
+    assert init(str(root), "--data", str(data), "--target", "outcome", "--yes", "--quick").exit_code == 0
+    run(root, "run")
+    inputs = {i["name"] for i in json.loads((root / "models/model.json").read_text())["inputs"]}
+    assert not {"first_name", "last_name", "email", "phone", "Gender", "state", "age"} & inputs
+    gate = json.loads((root / "reports/gate.json").read_text())
+    fairness = next(r for r in gate["rules"] if r["rule"] == "fairness")
+    assert not fairness["skipped"] and "'Gender'" in fairness["detail"]
+
+
+def test_the_embedded_datasets_race_column_is_protected():
+    from conftest import REPO
+
+    roles = {r.name: r for r in analyse(pd.read_csv(REPO / "data/sources/hdma.csv"), "deny")}
+    assert roles["black"].role == "protected" and "race" in roles["black"].reason
+    assert not any(r.role == "personal" for r in roles.values())

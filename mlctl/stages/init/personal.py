@@ -127,3 +127,39 @@ def detect(col: pd.Series) -> str | None:
     if found := by_values(col):
         return f"{found} (by its values)"
     return None
+
+
+PROTECTED_WORDS = {
+    "sex": "sex",
+    "gender": "gender",
+    "race": "race",
+    "ethnicity": "ethnicity",
+    "ethnic": "ethnicity",
+    "religion": "religion",
+    "religious": "religion",
+    "marital": "marital status",
+    "nationality": "nationality",
+    "citizenship": "nationality",
+    "disability": "disability",
+    "disabled": "disability",
+    "age": "age",
+    "black": "race",  # e.g. HMDA's black: yes/no
+    "white": "race",
+    "hispanic": "ethnicity",
+}
+PROTECTED_VALUES = {
+    "sex": {"male", "female", "m", "f", "man", "woman", "men", "women", "non-binary", "other", "unknown"},
+    "marital status": {"married", "single", "divorced", "widowed", "separated", "never married", "unknown"},
+}
+
+
+def protected(col: pd.Series) -> str | None:
+    """The protected attribute ``col`` holds ("sex (by its values)"), or None."""
+    for w in words(str(col.name)):
+        if w in PROTECTED_WORDS:
+            return f"{PROTECTED_WORDS[w]} (by its name)"
+    values = {str(v).strip().lower() for v in col.dropna().unique()[:50]}
+    for what, known in PROTECTED_VALUES.items():
+        if len(values) >= 2 and values <= known and len(values - {"other", "unknown"}) >= 2:
+            return f"{what} (by its values)"
+    return None

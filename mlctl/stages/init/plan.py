@@ -97,6 +97,15 @@ def slice_gate(target: TargetInfo) -> tuple[dict[str, float], str]:
     return {"balanced_accuracy": 0.2}, "no slice's balanced_accuracy more than 20% below overall"
 
 
+FAIRNESS_GAP = 0.2  # the largest recall gap between groups of the protected attribute
+
+
+def sensitive(roles: list[ColumnRole]) -> ColumnRole | None:
+    """The protected attribute whose groups the fairness gap compares: the first with few enough levels."""
+    low, high = SLICE_LEVELS
+    return next((r for r in roles if r.role == "protected" and low <= r.n_unique <= high), None)
+
+
 def slices(roles: list[ColumnRole]) -> list[str]:
     """A few low-cardinality categorical features, scored per level by evaluate."""
     low, high = SLICE_LEVELS
@@ -202,6 +211,13 @@ def render(
         "evaluate:",
         _with_comment(f"  slices: {_flow(slices(roles))}", "categorical features scored per level"),
         _with_comment(f"  min_slice_size: {MIN_SLICE_ROWS}", "smaller slices are reported, not judged"),
+        *(
+            [_with_comment(f"  sensitive: {_flow(attribute.name)}", attribute.reason.split(";")[0])]
+            if (attribute := sensitive(roles))
+            else [
+                "  # sensitive: COLUMN                   # no protected attribute found: name one to measure fairness"
+            ]
+        ),
         *(["  bootstrap: 20                         # --quick: few resamples", "  permutation_repeats: 1"] * quick),
         "",
         "gate:",
@@ -216,6 +232,10 @@ def render(
         _with_comment("    fallback: main", "until a version is in prod: the model on the default branch"),
         _with_comment(f"    tolerance: {CHAMPION_TOLERANCE}", "paired CI of candidate - champion must stay above this"),
     ]
+    if sensitive(roles) and task == "classification":
+        lines.append(
+            _with_comment(f"  max_fairness_gap: {FAIRNESS_GAP}", "recall may differ this much between its groups")
+        )
     drops, drop_why = slice_gate(target)
     if slices(roles):
         lines.append(_with_comment(f"  slice_max_drop: {_flow(drops)}", drop_why))

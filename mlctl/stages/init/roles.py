@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlctl.stages.init.personal import detect as detect_personal
+from mlctl.stages.init.personal import protected
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +37,9 @@ class ColumnRole:
     """One column: its role, how it will be used and why."""
 
     name: str
-    role: str  # feature | date | id | text | constant | empty | leak | personal | high_cardinality | excluded
+    role: (
+        str  # feature | date | id | text | constant | empty | leak | personal | protected | high_cardinality | excluded
+    )
     kind: str  # numeric | boolean | categorical | datetime | text | empty
     reason: str = ""
     where: str | None = None  # DROP, FORBIDDEN, DATES or None (an ordinary feature)
@@ -183,6 +186,9 @@ def classify(col: pd.Series, y: pd.Series) -> ColumnRole:
         return out("personal", PERSONAL, f"personal data: {why}")
     if why := _leak(col, y):
         return out("leak", FORBIDDEN, why)
+    if attribute := protected(col):
+        reason = f"a protected attribute: {attribute}; never a feature, the groups fairness is measured over"
+        return out("protected", FORBIDDEN, reason)
     if kind == "datetime" or (text and _is_date_text(col)):
         role.kind = "datetime"
         return out("date", DATES, "a date: expanded into year, month and day-of-week features")
