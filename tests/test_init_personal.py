@@ -152,3 +152,20 @@ def test_the_embedded_datasets_race_column_is_protected():
     roles = {r.name: r for r in analyse(pd.read_csv(REPO / "data/sources/hdma.csv"), "deny")}
     assert roles["black"].role == "protected" and "race" in roles["black"].reason
     assert not any(r.role == "personal" for r in roles.values())
+
+
+def test_sensitive_and_no_sensitive_flags(tmp_path):
+    data = tmp_path / "people.csv"
+    with_protected().to_csv(data, index=False)
+    args = ["--data", str(data), "--target", "outcome", "--yes", "--quick", "--json"]
+    named = init(str(tmp_path / "a"), *args, "--sensitive", "colour")
+    assert named.exit_code == 0, named.output
+    params = yaml.safe_load((tmp_path / "a" / "params.yaml").read_text())
+    assert params["evaluate"]["sensitive"] == "colour" and "colour" in params["train"]["forbidden"]
+    off = init(str(tmp_path / "b"), *args, "--no-sensitive")
+    assert off.exit_code == 0, off.output
+    params = yaml.safe_load((tmp_path / "b" / "params.yaml").read_text())
+    assert "sensitive" not in params["evaluate"] and "max_fairness_gap" not in params["gate"]
+    assert "Gender" in params["train"]["forbidden"]  # still never a feature
+    unknown = init(str(tmp_path / "c"), *args, "--sensitive", "nope")
+    assert unknown.exit_code != 0 and "--sensitive names column 'nope'" in unknown.text

@@ -100,10 +100,16 @@ def slice_gate(target: TargetInfo) -> tuple[dict[str, float], str]:
 FAIRNESS_GAP = 0.2  # the largest recall gap between groups of the protected attribute
 
 
-def sensitive(roles: list[ColumnRole]) -> ColumnRole | None:
-    """The protected attribute whose groups the fairness gap compares: the first with few enough levels."""
+def sensitive(roles: list[ColumnRole], fairness: bool = True) -> ColumnRole | None:
+    """The protected attribute whose groups the fairness gap compares.
+
+    The first named with --sensitive, else the first found with few enough groups; none with --no-sensitive.
+    """
+    if not fairness:
+        return None
     low, high = SLICE_LEVELS
-    return next((r for r in roles if r.role == "protected" and low <= r.n_unique <= high), None)
+    named = [r for r in roles if r.sensitive]
+    return named[0] if named else next((r for r in roles if r.role == "protected" and low <= r.n_unique <= high), None)
 
 
 def slices(roles: list[ColumnRole]) -> list[str]:
@@ -124,6 +130,7 @@ def render(
     rows: int,
     seed: int = 42,
     quick: bool = False,
+    fairness: bool = True,
 ) -> str:
     """The whole params.yaml as commented text (validated by the caller with mlctl.params.parse_params)."""
     drop = [r for r in roles if r.where == DROP]
@@ -213,7 +220,7 @@ def render(
         _with_comment(f"  min_slice_size: {MIN_SLICE_ROWS}", "smaller slices are reported, not judged"),
         *(
             [_with_comment(f"  sensitive: {_flow(attribute.name)}", attribute.reason.split(";")[0])]
-            if (attribute := sensitive(roles))
+            if (attribute := sensitive(roles, fairness))
             else [
                 "  # sensitive: COLUMN                   # no protected attribute found: name one to measure fairness"
             ]
@@ -232,7 +239,7 @@ def render(
         _with_comment("    fallback: main", "until a version is in prod: the model on the default branch"),
         _with_comment(f"    tolerance: {CHAMPION_TOLERANCE}", "paired CI of candidate - champion must stay above this"),
     ]
-    if sensitive(roles) and task == "classification":
+    if sensitive(roles, fairness) and task == "classification":
         lines.append(
             _with_comment(f"  max_fairness_gap: {FAIRNESS_GAP}", "recall may differ this much between its groups")
         )

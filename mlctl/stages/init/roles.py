@@ -45,6 +45,7 @@ class ColumnRole:
     where: str | None = None  # DROP, FORBIDDEN, DATES or None (an ordinary feature)
     n_unique: int = 0
     null_share: float = 0.0
+    sensitive: bool = False  # named with --sensitive: the attribute fairness is measured over
 
     @property
     def excluded(self) -> bool:
@@ -226,8 +227,10 @@ def classify(col: pd.Series, y: pd.Series) -> ColumnRole:
     return role
 
 
-def analyse(df: pd.DataFrame, target: str, *, exclude: list[str] = (), keep: list[str] = ()) -> list[ColumnRole]:
-    """Every column but the target, with its role; ``exclude``/``keep`` override the inference."""
+def analyse(
+    df: pd.DataFrame, target: str, *, exclude: list[str] = (), keep: list[str] = (), sensitive: list[str] = ()
+) -> list[ColumnRole]:
+    """Every column but the target, with its role; ``exclude``/``keep``/``sensitive`` override the inference."""
     from mlctl.data.cleaning import coerce_types
 
     coerced, _ = coerce_types(df, date_columns=[], keep=[target])
@@ -241,6 +244,9 @@ def analyse(df: pd.DataFrame, target: str, *, exclude: list[str] = (), keep: lis
             role.role, role.where, role.reason = "excluded", DROP, "excluded on request (--exclude)"
         elif name in keep and role.excluded:
             role.role, role.where, role.reason = "feature", None, f"kept on request (--keep); was: {role.reason}"
+        if name in sensitive:
+            role.role, role.where, role.sensitive = "protected", FORBIDDEN, True
+            role.reason = "a protected attribute named with --sensitive: never a feature, fairness is measured over it"
         roles.append(role)
     return roles
 
@@ -258,6 +264,7 @@ class Analysis:
     roles: list[ColumnRole]
     frame: pd.DataFrame = field(repr=False)
     remote: dict[str, str] | None = None  # the collect source entry (url, query) when the data is not a file
+    fairness: bool = True  # False (--no-sensitive): no fairness gap is measured
 
     @property
     def excluded(self) -> list[ColumnRole]:
