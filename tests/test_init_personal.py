@@ -169,3 +169,12 @@ def test_sensitive_and_no_sensitive_flags(tmp_path):
     assert "Gender" in params["train"]["forbidden"]  # still never a feature
     unknown = init(str(tmp_path / "c"), *args, "--sensitive", "nope")
     assert unknown.exit_code != 0 and "--sensitive names column 'nope'" in unknown.text
+
+
+def test_the_summary_names_personal_data_with_the_reason(tmp_path):
+    data = tmp_path / "people.csv"
+    classification_frame(100).to_csv(data, index=False)
+    shown = init(str(tmp_path / "p"), "--data", str(data), "--target", "outcome", "--yes", "--quick")
+    assert shown.exit_code == 0, shown.output
+    assert "personal data, never a feature (validate.personal_data):" in shown.text
+    assert "email: an e-mail address (by its name)" in shown.text

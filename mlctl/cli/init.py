@@ -28,6 +28,10 @@ def _show(analysis) -> None:
     out.print(f"target [bold]{analysis.target}[/bold] → {info.task} ({info.reason}{balance})")
     rows = [[r.name, r.kind, r.role, r.where or "feature", r.reason] for r in analysis.roles]
     out.print(table("columns", ["column", "kind", "role", "goes to", "why"], rows))
+    personal = [r for r in analysis.roles if r.role == "personal"]
+    if personal:
+        listed = "; ".join(f"{r.name}: {r.reason.removeprefix('personal data: ')}" for r in personal)
+        out.print(f"personal data, never a feature (validate.personal_data): {listed}")
 
 
 def _query(analysis) -> str | None:
