@@ -21,6 +21,8 @@ from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, analyse, infer_task
 
 runner = CliRunner()
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "tau"]
+FIRST = ["Anna", "Bram", "Carla", "Daan", "Eva", "Finn", "Gijs", "Hanna", "Ivo", "Julia", "Kees", "Lotte"]
+LAST = ["Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos", "Vos", "Peters", "Dekker"]
 
 
 def classification_frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
@@ -44,6 +46,10 @@ def classification_frame(n: int = 300, seed: int = 1) -> pd.DataFrame:
             "source": "web",
             "sparse": np.where(rng.random(n) < 0.03, rng.normal(size=n), np.nan),
             "status_copy": y,
+            "first_name": rng.choice(FIRST, n),  # personal data, generated: never features
+            "last_name": rng.choice(LAST, n),
+            "email": [f"user{i}@example.org" for i in rng.permutation(n)],
+            "phone": [f"+31 6 {v}" for v in rng.integers(10_000_000, 99_999_999, n)],
             "outcome": y,
         }
     )
@@ -283,6 +289,10 @@ def test_excluded_columns_are_listed_with_reasons_and_never_model_inputs(project
     assert len(excluded) >= (2 if case == "parquet" else 5)
     inputs = {i["name"] for i in json.loads((root / "models/model.json").read_text())["inputs"]}
     listed = set(params["prepare"]["drop_columns"]) | set(params["train"]["forbidden"])
+    listed |= set(params["validate"]["personal_data"])
+    if case == "classification":
+        assert {"first_name", "last_name", "email", "phone"} <= set(params["validate"]["personal_data"])
+        assert not {"first_name", "last_name", "email", "phone"} & inputs
     for role in excluded:
         assert role["name"] in listed
         assert f"#   {role['name']}" in text and role["reason"] in text  # the `# excluded:` block, with reasons
@@ -305,3 +315,27 @@ def test_source_data_is_tracked_by_dvc_not_git(project):
         assert rel in tracked, rel
     log = subprocess.run(["git", "log", "--format=%s"], cwd=root, capture_output=True, text=True).stdout
     assert log.startswith("mlctl init:")
+
+
+@pytest.mark.slow
+def test_the_gate_judges_the_champion_and_the_slices_by_default(project):
+    _, root, _ = project
+    gate = yaml.safe_load((root / "params.yaml").read_text())["gate"]
+    assert gate["champion"] == {"ref": "model@prod", "fallback": "main", "tolerance": 0.01}
+    report = json.loads((root / "reports/gate.json").read_text())
+    first = next(r for r in report["rules"] if r["rule"] == "champion")
+    assert first["skipped"] and "cannot be fetched" in first["detail"]  # main has no model yet: never passed
+    assert gate["slice_max_drop"] and yaml.safe_load((root / "params.yaml").read_text())["evaluate"]["slices"]
+    drops = [r for r in report["rules"] if r["rule"] == "slice_drop"]
+    assert drops and all(r["passed"] for r in drops)
+    assert all("worst slice" in r["detail"] or "too small to judge" in r["detail"] for r in drops)
+    # once the model is committed on main, the next gate compares with it on the same rows
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x.invalid"}
+    subprocess.run(["git", "commit", "-qm", "first model"], cwd=root, check=True, env=env)
+    run(root, "gate")
+    report = json.loads((root / "reports/gate.json").read_text())
+    rule = next(r for r in report["rules"] if r["rule"] == "champion")
+    assert not rule["skipped"] and rule["passed"] and rule["value"] == 0.0
+    assert report["champion"]["ref"] == "main" and report["champion"]["rows"] > 0

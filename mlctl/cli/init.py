@@ -28,10 +28,20 @@ def _show(analysis) -> None:
     out.print(f"target [bold]{analysis.target}[/bold] → {info.task} ({info.reason}{balance})")
     rows = [[r.name, r.kind, r.role, r.where or "feature", r.reason] for r in analysis.roles]
     out.print(table("columns", ["column", "kind", "role", "goes to", "why"], rows))
+    personal = [r for r in analysis.roles if r.role == "personal"]
+    if personal:
+        listed = "; ".join(f"{r.name}: {r.reason.removeprefix('personal data: ')}" for r in personal)
+        out.print(f"personal data, never a feature (validate.personal_data): {listed}")
 
 
 def _query(analysis) -> str | None:
     return (analysis.remote or {}).get("query")
+
+
+def _kept(analysis) -> dict:
+    """The choices a re-analysis keeps: the query, the --sensitive columns and whether fairness is measured."""
+    named = [r.name for r in analysis.roles if r.sensitive]
+    return {"query": _query(analysis), "sensitive": named, "fairness": analysis.fairness}
 
 
 def _ask(analysis, task: str | None, exclude: list[str], keep: list[str]):
@@ -43,18 +53,20 @@ def _ask(analysis, task: str | None, exclude: list[str], keep: list[str]):
         chosen = typer.prompt("Task", default=info.task, type=typer.Choice(["classification", "regression"]))
         if chosen != info.task:
             task = chosen
-            analysis = analyse(
-                analysis.data, analysis.target, task=task, exclude=exclude, keep=keep, query=_query(analysis)
-            )
+            analysis = analyse(analysis.data, analysis.target, task=task, exclude=exclude, keep=keep, **_kept(analysis))
     names = [r.name for r in analysis.excluded]
     if names and not typer.confirm(f"Exclude {', '.join(names)} from the features?", default=True):
         answer = typer.prompt("Columns to exclude (comma-separated, empty for none)", default="", show_default=False)
         wanted = {a.strip() for a in answer.split(",") if a.strip()}
         exclude = sorted(set(exclude) | wanted)
         keep = sorted(set(keep) | (set(names) - wanted))
-        analysis = analyse(
-            analysis.data, analysis.target, task=task, exclude=exclude, keep=keep, query=_query(analysis)
-        )
+        analysis = analyse(analysis.data, analysis.target, task=task, exclude=exclude, keep=keep, **_kept(analysis))
+    from mlctl.stages.init.plan import sensitive
+
+    proposed = sensitive(analysis.roles, analysis.fairness)
+    if proposed is not None and not proposed.sensitive:
+        question = f"Measure the fairness gap over {proposed.name!r} ({proposed.reason.split(';')[0]})?"
+        analysis.fairness = typer.confirm(question, default=True)
     return analysis
 
 
@@ -73,6 +85,12 @@ def init(
     task: str = typer.Option(None, "--task", help="classification or regression (default: inferred from the target)."),
     exclude: list[str] = typer.Option(None, "--exclude", "-x", help="Never use this column as a feature (repeatable)."),
     keep: list[str] = typer.Option(None, "--keep", help="Keep this column as a feature even if it looks unusable."),
+    sensitive: list[str] = typer.Option(
+        None,
+        "--sensitive",
+        help="A protected attribute: never a feature; fairness is measured over the first.",
+    ),
+    no_sensitive: bool = typer.Option(False, "--no-sensitive", help="Measure no fairness gap (no evaluate.sensitive)."),
     query: str = typer.Option(None, "--query", "-q", help="With a database URL: the SQL query giving the table."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept what was inferred without asking."),
     quick: bool = typer.Option(False, "--quick", help="Tiny search and evaluation budgets (a fast first run)."),
@@ -95,7 +113,10 @@ def init(
     exclude, keep = list(exclude or []), list(keep or [])
     check_directory(directory)  # before reading a large file
     spec = resolve(mlctl_spec)
-    analysis = analyse(data, target, task=task, exclude=exclude, keep=keep, query=query)
+    sensitive = list(sensitive or [])
+    analysis = analyse(
+        data, target, task=task, exclude=exclude, keep=keep, query=query, sensitive=sensitive, fairness=not no_sensitive
+    )
     if not as_json:
         _show(analysis)
     if _interactive() and not yes and not as_json:

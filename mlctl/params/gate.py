@@ -16,11 +16,13 @@ class Threshold(Section):
 
 
 class ChampionParams(Section):
-    """Compare against the champion: the metrics at a git revision or in the registry."""
+    """Compare with the champion: its model, fetched at a git revision or a registry stage, on today's test rows."""
 
     ref: str | None = None  # e.g. "main", "HEAD~1", or a registry reference "model@prod"
-    tolerance: float = Field(default=0.01, ge=0)  # allowed regression beyond the CI
+    fallback: str | None = None  # tried when `ref` does not resolve (e.g. "main" until a version is in prod)
+    tolerance: float = Field(default=0.01, ge=0)  # the regression allowed at the paired interval's bound
     metrics: list[str] = Field(default_factory=list)  # default: the primary metric
+    resamples: int = Field(default=200, ge=1)  # paired bootstrap resamples over the test rows
 
 
 class GateParams(Section):
@@ -33,6 +35,9 @@ class GateParams(Section):
     # metric -> the worst value allowed in every evaluated slice: a floor for scores
     # (accuracy, recall...), a ceiling for errors (mae, log_loss...)
     slice_min: dict[str, float] = Field(default_factory=dict)
+    # metric -> the fraction by which any evaluated slice may be worse than the whole test split
+    # (0.1: roc_auc 0.8 overall -> every slice >= 0.72); slices under evaluate.min_slice_size are reported, not judged
+    slice_max_drop: dict[str, float] = Field(default_factory=dict)
     max_fairness_gap: float | None = Field(default=None, ge=0)
     max_model_mb: float | None = Field(default=None, gt=0)
     max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict, median

@@ -229,23 +229,61 @@ def history(root: Path, name: str) -> list[dict]:
 
 def fetch_artifacts(root: Path, version: Version, dest: Path, paths: tuple[str, ...]) -> list[Path]:
     """Materialise files of ``version``'s commit into ``dest`` (git or DVC-tracked, from cache or remote)."""
-    import dvc.api
+    return fetch_files(root, version.commit, dest, paths, label=version.tag)
+
+
+def fetch_files(root: Path, rev: str, dest: Path, paths: tuple[str, ...], *, label: str | None = None) -> list[Path]:
+    """Files as they are at git revision ``rev`` (git or DVC-tracked, from the cache or the remote) into ``dest``."""
+    from mlctl.core.fileio import write_bytes
 
     out = []
     dest.mkdir(parents=True, exist_ok=True)
     for rel in paths:
         target = dest / Path(rel).name
-        try:
-            with dvc.api.open(rel, repo=str(root), rev=version.commit, mode="rb") as src:
-                data = src.read()
-        except Exception as exc:  # dvc raises many types: path missing, no cache, remote unreachable
-            raise ExternalError(
-                f"cannot fetch {rel} of {version.tag}: {exc}", hint="run `dvc push` where the model was built"
-            ) from None
-        from mlctl.core.fileio import write_bytes
+        data = local_copy(root, rev, rel)
+        if data is None:
+            import dvc.api  # seconds to import: only when neither git nor the local cache has the file
 
+            try:
+                with dvc.api.open(rel, repo=str(root), rev=rev, mode="rb") as src:
+                    data = src.read()
+            except Exception as exc:  # dvc raises many types: path missing, no cache, remote unreachable
+                raise ExternalError(
+                    f"cannot fetch {rel} of {label or rev}: {exc}", hint="run `dvc push` where the model was built"
+                ) from None
         out.append(write_bytes(target, data))
     return out
+
+
+def local_copy(root: Path, rev: str, rel: str) -> bytes | None:
+    """``rel`` at ``rev`` without DVC's machinery: from git, or from the local DVC cache by dvc.lock's md5.
+
+    None when it is in neither (then DVC fetches it from the remote). A cache file whose
+    content does not have the md5 dvc.lock records is not used.
+    """
+    import hashlib
+
+    import yaml
+
+    shown = git.run(root, "show", f"{rev}:./{rel}", check=False, text=False)
+    if shown.returncode == 0:
+        return shown.stdout
+    lock = git.run(root, "show", f"{rev}:./dvc.lock", check=False)
+    if lock.returncode != 0:
+        return None
+    try:
+        stages = (yaml.safe_load(lock.stdout) or {}).get("stages") or {}
+    except yaml.YAMLError:
+        return None
+    outs = [o for stage in stages.values() if isinstance(stage, dict) for o in stage.get("outs") or []]
+    md5 = next((o.get("md5") for o in outs if isinstance(o, dict) and o.get("path") == rel), None)
+    if not isinstance(md5, str) or not re.fullmatch(r"[0-9a-f]{32}", md5):
+        return None  # a directory out (".dir") or another hash: leave it to DVC
+    cached = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    if not cached.is_file():
+        return None
+    data = cached.read_bytes()
+    return data if hashlib.md5(data, usedforsecurity=False).hexdigest() == md5 else None
 
 
 MODEL_FILES = (A.ONNX_MODEL, A.MANIFEST)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mlctl.core.errors import DataError
 from mlctl.core.progress import NoProgress
 from mlctl.model.features import Feature, to_model_frame
-from mlctl.model.metrics import bootstrap, compute, score
+from mlctl.model.metrics import Scored, bootstrap, compute, score
 from mlctl.stages.evaluate import curves
 from mlctl.stages.evaluate.result import EvaluateResult
 from mlctl.stages.evaluate.slices import default_fairness_metric, fairness_gap, slice_metrics
@@ -47,6 +47,33 @@ def importance_scoring(task: str, metrics: dict[str, float | None], n_classes: i
     return "accuracy"
 
 
+def labelled_rows(df: pd.DataFrame, target: str, split: str) -> pd.DataFrame:
+    """The rows of a split that have a label: the rows every model is scored on."""
+    if target not in df.columns:
+        raise DataError(f"target column {target!r} is not in the {split} split", where=target)
+    labelled = df[df[target].notna()]
+    if len(labelled) == 0:
+        raise DataError(
+            f"the {split} split has no labelled rows: nothing to evaluate",
+            where=split,
+            hint="check prepare.split sizes and that the target column has values",
+        )
+    return labelled
+
+
+def score_rows(
+    model: Any, labelled: pd.DataFrame, info: dict[str, Any], classes: list[Any] | None = None
+) -> tuple[pd.DataFrame, Scored]:
+    """The model frame of ``labelled`` for the features in ``info`` (train.json) and the model's scores on it.
+
+    ``classes`` lines the outputs up with another model's labels (default: the model's own).
+    """
+    features = [Feature(f["name"], f["kind"]) for f in info["features"]]
+    X = to_model_frame(labelled, features)
+    labels = classes if classes is not None else info.get("classes")
+    return X, score(model, X, labelled[info["target"]], info["task"], labels)
+
+
 def evaluate_frame(
     model: Any,
     baseline: Any,
@@ -59,20 +86,11 @@ def evaluate_frame(
     """The pure core: metrics, intervals, slices, fairness and plot data for one split."""
     progress = progress or NoProgress()
     task, target = info["task"], info["target"]
-    features = [Feature(f["name"], f["kind"]) for f in info["features"]]
-    if target not in df.columns:
-        raise DataError(f"target column {target!r} is not in the {params.split} split", where=target)
-    labelled = df[df[target].notna()]
-    if len(labelled) == 0:
-        raise DataError(
-            f"the {params.split} split has no labelled rows: nothing to evaluate",
-            where=params.split,
-            hint="check prepare.split sizes and that the target column has values",
-        )
-    X, y = to_model_frame(labelled, features), labelled[target]
+    labelled = labelled_rows(df, target, params.split)
     progress.start("evaluate", total=4)
-    model_scored = score(model, X, y, task, info.get("classes"))
-    base_scored = score(baseline, X, y, task, info.get("classes"))
+    X, model_scored = score_rows(model, labelled, info)
+    y = labelled[target]
+    _, base_scored = score_rows(baseline, labelled, info)
     (model_values, model_why), (base_values, base_why) = compute(model_scored), compute(base_scored)
     progress.advance()
     intervals = bootstrap(model_scored, params.bootstrap, seed, CONFIDENCE)

@@ -42,6 +42,7 @@ def check_config(params: GateParams, task: str) -> None:
     _check_names(task, list(params.thresholds), "gate.thresholds")
     _check_names(task, list(params.champion.metrics), "gate.champion.metrics")
     _check_names(task, list(params.slice_min), "gate.slice_min")
+    _check_names(task, list(params.slice_max_drop), "gate.slice_max_drop")
     if params.primary_metric:
         _check_names(task, [params.primary_metric], "gate.primary_metric")
 
@@ -94,37 +95,46 @@ def baseline_rule(params: GateParams, metric: str, model: dict[str, Any], baseli
     return bound(metric, model.get(metric), limit, at_least=up, rule="baseline", what=what)
 
 
-def champion_rules(
-    params: GateParams, task: str, primary: str, model: dict, intervals: dict, champion: Champion | None
-) -> list[Rule]:
-    """No regression against the champion beyond ``tolerance``, judged at the candidate's CI bound."""
+def champion_metrics(params: GateParams, task: str, primary: str) -> list[str]:
+    """The metrics compared with the champion: ``gate.champion.metrics``, or the primary metric."""
     metrics = list(params.champion.metrics) or [primary]
     _check_names(task, metrics, "gate.champion.metrics")
+    return metrics
+
+
+def champion_rules(params: GateParams, task: str, primary: str, champion: Champion | None) -> list[Rule]:
+    """No regression against the champion beyond ``tolerance``, judged on the same rows.
+
+    The paired bootstrap interval of candidate − champion must stay above
+    ``-tolerance`` for a score (below ``+tolerance`` for an error metric).
+    """
+    metrics = champion_metrics(params, task, primary)
     if champion is None:
         return [_skip("champion", m, "no champion configured (gate.champion.ref)") for m in metrics]
-    if champion.metrics is None:
+    if champion.reason is not None:
         return [_skip("champion", m, f"champion {champion.ref!r} skipped: {champion.reason}") for m in metrics]
     tol, rules = params.champion.tolerance, []
+    who = f"{champion.ref}" + (f" = {champion.version}" if champion.version else "")
+    who += f" ({(champion.commit or '')[:8]})"
     for m in metrics:
-        champ = champion.metrics.get(m)
-        if not isinstance(champ, (int, float)):
-            rules.append(_skip("champion", m, f"champion at {champion.ref} has no {m}"))
-            continue
-        value, ci = model.get(m), intervals.get(m) or {}
+        pair = champion.paired[m]
         up = higher_is_better(m)
-        # the candidate passes if the champion lies within its interval (widened by the tolerance)
-        edge = ci.get("high" if up else "low")
-        edge = value if edge is None else edge
-        limit = champ - tol if up else champ + tol
-        if value is None:
-            rules.append(Rule("champion", m, None, limit, False, detail=f"candidate {m} is undefined"))
+        limit = -tol if up else tol
+        if pair["candidate"] is None:
+            rules.append(Rule("champion", m, None, limit, False, detail=f"candidate {m} is undefined on the test rows"))
             continue
+        if pair["champion"] is None or pair["low"] is None:
+            rules.append(_skip("champion", m, f"champion {who}: {m} is undefined on the test rows", limit))
+            continue
+        edge = pair["low"] if up else pair["high"]
         passed = edge >= limit if up else edge <= limit
         detail = (
-            f"candidate {_fmt(value)} (95% CI {'upper' if up else 'lower'} {_fmt(edge)}) vs champion "
-            f"{_fmt(champ)} at {champion.ref} ({(champion.commit or '')[:8]}), tolerance {tol:g}"
+            f"on the same {champion.rows} test rows: candidate {_fmt(pair['candidate'])} vs champion "
+            f"{_fmt(pair['champion'])} at {who}; candidate − champion {pair['difference']:+.4g}, "
+            f"{pair['confidence']:.0%} paired CI [{_fmt(pair['low'])}, {_fmt(pair['high'])}] "
+            f"{'>=' if up else '<='} {limit:+g} (tolerance)"
         )
-        rules.append(Rule("champion", m, value, limit, passed, detail=detail))
+        rules.append(Rule("champion", m, pair["difference"], limit, passed, detail=detail))
     return rules
 
 
@@ -146,6 +156,44 @@ def slice_rules(params: GateParams, task: str, slices: dict[str, Any] | None) ->
         if bad:
             detail += "; failing: " + ", ".join(f"{s['column']}={s['value']} ({_fmt(v)})" for s, v in bad)
         rules.append(Rule("slice", metric, worst, limit, not bad, detail=detail))
+    return rules
+
+
+def slice_drop_rules(params: GateParams, task: str, model: dict[str, Any], slices: dict[str, Any] | None) -> list[Rule]:
+    """``slice_max_drop``: no evaluated slice may be worse than the overall metric by more than that fraction.
+
+    0.1 on roc_auc 0.80 overall: every slice at least 0.72; 0.25 on rmse 2.0: every slice at most 2.5.
+
+    Slices too small to judge (under ``evaluate.min_slice_size``) and slices where the
+    metric is undefined are named in the detail, never failed.
+    """
+    _check_names(task, list(params.slice_max_drop), "gate.slice_max_drop")
+    rules = []
+    evaluated = (slices or {}).get("slices") or []
+    small = [f"{s['column']}={s['value']} ({s['rows']} rows)" for s in (slices or {}).get("skipped") or []]
+    too_small = f"; too small to judge: {', '.join(small)}" if small else ""
+    for metric, drop in params.slice_max_drop.items():
+        overall = model.get(metric)
+        if overall is None:
+            rules.append(_skip("slice_drop", metric, f"{metric} is undefined on the whole test split"))
+            continue
+        up = higher_is_better(metric)
+        limit = overall - drop * abs(overall) if up else overall + drop * abs(overall)
+        scored = [(s, s["metrics"].get(metric)) for s in evaluated if s["metrics"].get(metric) is not None]
+        undefined = [f"{s['column']}={s['value']}" for s in evaluated if s["metrics"].get(metric) is None]
+        note = too_small + (f"; {metric} undefined in: {', '.join(undefined)}" if undefined else "")
+        if not scored:
+            rules.append(_skip("slice_drop", metric, f"no slice large enough to judge (evaluate.slices){note}", limit))
+            continue
+        bad = [(s, v) for s, v in scored if (v < limit if up else v > limit)]
+        worst_slice, worst = (min if up else max)(scored, key=lambda sv: sv[1])
+        detail = (
+            f"worst slice {worst_slice['column']}={worst_slice['value']}: {_fmt(worst)} vs {_fmt(overall)} overall, "
+            f"{'at least' if up else 'at most'} {_fmt(limit)} ({drop:.0%} worse at most) over {len(scored)} slices"
+        )
+        if bad:
+            detail += "; failing: " + ", ".join(f"{s['column']}={s['value']} ({_fmt(v)})" for s, v in bad)
+        rules.append(Rule("slice_drop", metric, worst, limit, not bad, detail=detail + note))
     return rules
 
 
@@ -171,7 +219,6 @@ def decide(
     params: GateParams,
     task: str,
     evaluated: dict[str, Any],
-    intervals: dict[str, Any],
     slices: dict[str, Any] | None,
     champion: Champion | None,
     measured: list[Rule] | None = None,
@@ -181,8 +228,9 @@ def decide(
     primary = primary_metric(params, task, model)
     rules = threshold_rules(params, task, model)
     rules.append(baseline_rule(params, primary, model, baseline))
-    rules += champion_rules(params, task, primary, model, intervals, champion)
+    rules += champion_rules(params, task, primary, champion)
     rules += slice_rules(params, task, slices)
+    rules += slice_drop_rules(params, task, model, slices)
     rules += fairness_rule(params, slices)
     return primary, [*rules, *(measured or [])]
 
@@ -190,7 +238,7 @@ def decide(
 def run(params: GateParams, common: Common, project: Project, progress: Progress | None = None) -> GateResult:
     """Check every rule, write the report, and raise GateRejectedError if any rule failed."""
     from mlctl.core.fileio import read_json, write_json
-    from mlctl.stages.gate.champion import load_champion
+    from mlctl.stages.gate.champion import judge
     from mlctl.stages.gate.checks import latency_rule, size_rule
 
     check_config(params, common.task)
@@ -202,18 +250,27 @@ def run(params: GateParams, common: Common, project: Project, progress: Progress
             "no evaluation metrics", where=project.rel(evaluate_file), hint="run `mlctl evaluate` first"
         )
     evaluated = read_json(evaluate_file)
-    intervals_file, slices_file = metrics_dir / "intervals.json", metrics_dir / "slices.json"
-    intervals = (read_json(intervals_file).get("model") or {}) if intervals_file.exists() else {}
+    slices_file = metrics_dir / "slices.json"
     slices = read_json(slices_file) if slices_file.exists() else None
     train_file = model_dir / "train.json"
     info = read_json(train_file) if train_file.exists() else {}
     champion = None
     if params.champion.ref:
-        champion = load_champion(project.root, params.champion.ref, evaluate_file)
+        primary = primary_metric(params, common.task, evaluated.get("model") or {})
+        champion = judge(
+            project,
+            params.champion.ref,
+            fallback=params.champion.fallback,
+            metrics=champion_metrics(params, common.task, primary),
+            model_dir=params.model_dir,
+            data=params.data,
+            resamples=params.champion.resamples,
+            seed=common.seed,
+        )
     measured = size_rule(params, model_dir / "model.skops")
     if params.max_latency_ms is not None:
         measured += latency_rule(params, project, model_dir, info, progress)
-    primary, rules = decide(params, common.task, evaluated, intervals, slices, champion, measured)
+    primary, rules = decide(params, common.task, evaluated, slices, champion, measured)
 
     failed = [f"{r.rule}:{r.metric}" if r.metric else r.rule for r in rules if not r.passed and not r.skipped]
     report_path = project.path(params.report, what="gate report")
@@ -225,6 +282,7 @@ def run(params: GateParams, common: Common, project: Project, progress: Progress
         report=project.rel(report_path),
         model=project.rel(model_dir / "model.skops"),
         failed=failed,
+        champion=champion.to_dict() if champion is not None else None,
     )
     write_json(report_path, result.to_dict())  # before raising: the report exists either way
     if failed:

@@ -33,6 +33,8 @@ class GateResult:
     report: str = ""
     model: str = ""
     failed: list[str] = field(default_factory=list)
+    # the champion on the candidate's rows: ref, commit, version, rows, rows_sha256, scores, paired intervals
+    champion: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

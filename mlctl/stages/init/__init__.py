@@ -186,8 +186,14 @@ def analyse(
     exclude: list[str] = (),
     keep: list[str] = (),
     query: str | None = None,
+    sensitive: list[str] = (),
+    fairness: bool = True,
 ) -> Analysis:
-    """Read the data and infer the task and each column's role (nothing is written)."""
+    """Read the data and infer the task and each column's role (nothing is written).
+
+    ``sensitive`` names protected attributes (the first is the one fairness is measured over);
+    ``fairness=False`` measures no fairness gap (protected attributes stay out of the features).
+    """
     from mlctl.data.cleaning import nearest
     from mlctl.stages.init.roles import _numeric_values, describe_target, infer_task
     from mlctl.stages.init.roles import analyse as analyse_roles
@@ -197,7 +203,7 @@ def analyse(
         raise ConfigError(
             f"target column {target!r} is not in the data", where=str(data), hint=nearest(target, list(df.columns))
         )
-    for flag, names in (("--exclude", exclude), ("--keep", keep)):
+    for flag, names in (("--exclude", exclude), ("--keep", keep), ("--sensitive", sensitive)):
         for name in names:
             if name not in df.columns:
                 raise ConfigError(
@@ -223,7 +229,7 @@ def analyse(
     info = describe_target(y, task, reason)
     if task == "classification" and info.n_classes < 2:
         raise DataError(f"the target {target!r} has a single class", where=target, hint="a classifier needs 2+")
-    roles = analyse_roles(df, target, exclude=list(exclude), keep=list(keep))
+    roles = analyse_roles(df, target, exclude=list(exclude), keep=list(keep), sensitive=list(sensitive))
     if not any(not r.excluded for r in roles):
         raise DataError(
             "no usable feature column: every column was excluded",
@@ -231,7 +237,7 @@ def analyse(
             hint="see the reasons with `mlctl init ... --yes --json`; keep a column with --keep NAME",
         )
     where = str(data) if remote else Path(data)
-    return Analysis(where, fmt, len(df), len(df.columns), target, info, roles, df, remote)
+    return Analysis(where, fmt, len(df), len(df.columns), target, info, roles, df, remote, fairness=fairness)
 
 
 def create(
@@ -277,6 +283,11 @@ def _create(root: Path, analysis: Analysis, progress: Progress, started: float, 
         files.track_with_dvc(root, source)
     progress.advance()
     warnings = ([spec.warning] if spec.warning else []) + layout.infer_schema(root)
+    warnings += [
+        f"{r.name!r} is a model feature although it looks like personal data ({r.reason})"
+        for r in analysis.roles
+        if not r.excluded and "was: personal data" in r.reason
+    ]
     progress.advance()
     commit = files.initial_commit(root, f"mlctl init: {analysis.target_info.task} of {analysis.target!r} from {source}")
     progress.advance()
@@ -306,11 +317,15 @@ def run(
     progress: Progress | None = None,
     mlctl_spec: str | None = None,
     query: str | None = None,
+    sensitive: list[str] = (),
+    fairness: bool = True,
 ) -> InitResult:
     """analyse + create, with no questions asked (the library never prompts)."""
     from mlctl.stages.init.spec import resolve
 
     check_directory(directory)
     spec = resolve(mlctl_spec)
-    analysis = analyse(data, target, task=task, exclude=exclude, keep=keep, query=query)
+    analysis = analyse(
+        data, target, task=task, exclude=exclude, keep=keep, query=query, sensitive=sensitive, fairness=fairness
+    )
     return create(directory, analysis, progress, quick=quick, spec=spec)

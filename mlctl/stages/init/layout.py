@@ -90,6 +90,7 @@ def write_files(root: Path, analysis: Analysis, source: str, *, requirement: str
         remote=analysis.remote,
         rows=analysis.rows,
         quick=quick,
+        fairness=analysis.fairness,
     )
     params_text += _missing_sections(yaml.safe_load(params_text), info.task)
     parsed = parse_params(yaml.safe_load(params_text), "params.yaml (generated)")  # a bug here must not reach the user

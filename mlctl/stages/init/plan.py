@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, ColumnRole, TargetInfo
+from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, PERSONAL, ColumnRole, TargetInfo
 
 THRESHOLD_MARGIN = 0.05  # the gate's floor above what a guess scores
 BASELINE_MARGIN = 0.02  # the candidate must beat the dummy baseline by this much
 SMALL_DATA = 20_000  # below this many rows, process start-up costs more than parallel folds save
 MAX_SLICES = 2
 SLICE_LEVELS = (2, 10)  # a slice column has between 2 and 10 levels
+MIN_SLICE_ROWS = 50  # smaller slices are reported by the gate, not judged: their metric is too noisy
+REGISTRY_NAME = "model"  # the name the project's README registers and promotes the model under
+CHAMPION_TOLERANCE = 0.01
 
 QUICK_SPACES = {  # --quick: one small model each, to try the whole pipeline in seconds
     "logistic_regression": {"C": [1.0]},
@@ -85,6 +88,30 @@ def split(target: TargetInfo) -> tuple[str, str]:
     return "stratified", f"keeps the class shares{share} equal in train, validation and test"
 
 
+def slice_gate(target: TargetInfo) -> tuple[dict[str, float], str]:
+    """How much worse than overall any slice may be, in the metric that suits the task."""
+    if target.task == "regression":
+        return {"rmse": 0.3}, "no slice's rmse more than 30% above the overall rmse"
+    if target.n_classes <= 2:
+        return {"roc_auc": 0.1}, "no slice's roc_auc more than 10% below the overall roc_auc"
+    return {"balanced_accuracy": 0.2}, "no slice's balanced_accuracy more than 20% below overall"
+
+
+FAIRNESS_GAP = 0.2  # the largest recall gap between groups of the protected attribute
+
+
+def sensitive(roles: list[ColumnRole], fairness: bool = True) -> ColumnRole | None:
+    """The protected attribute whose groups the fairness gap compares.
+
+    The first named with --sensitive, else the first found with few enough groups; none with --no-sensitive.
+    """
+    if not fairness:
+        return None
+    low, high = SLICE_LEVELS
+    named = [r for r in roles if r.sensitive]
+    return named[0] if named else next((r for r in roles if r.role == "protected" and low <= r.n_unique <= high), None)
+
+
 def slices(roles: list[ColumnRole]) -> list[str]:
     """A few low-cardinality categorical features, scored per level by evaluate."""
     low, high = SLICE_LEVELS
@@ -103,10 +130,12 @@ def render(
     rows: int,
     seed: int = 42,
     quick: bool = False,
+    fairness: bool = True,
 ) -> str:
     """The whole params.yaml as commented text (validated by the caller with mlctl.params.parse_params)."""
     drop = [r for r in roles if r.where == DROP]
     forbidden = [r for r in roles if r.where == FORBIDDEN]
+    personal = [r for r in roles if r.where == PERSONAL]
     dates = [r for r in roles if r.where == DATES]
     many = [r for r in roles if r.role == "high_cardinality" and r.where is None]
     task = target.task
@@ -115,7 +144,7 @@ def render(
     metric, metric_why = scoring(target)
     thresholds, threshold_why = gate_thresholds(target)
     features = [r for r in roles if not r.excluded]
-    excluded = drop + forbidden
+    excluded = drop + forbidden + personal
     lines = [
         f"# mlctl project parameters, written by `mlctl init` from {source_path} ({rows:,} rows).",
         "# One section per stage: the key is the stage's name in dvc.yaml and its `mlctl <stage>` command.",
@@ -147,7 +176,8 @@ def render(
         "validate:",
         _with_comment("  schema_path: data/schema.yaml", "inferred by `mlctl init`: review it"),
         "  profile_path: data/profile.json",
-        _with_comment("  personal_data: []", "columns holding personal data: never model features"),
+        "  # columns holding personal data: never model features, marked in the schema",
+        *_listed("personal_data", personal, "  "),
         "",
         "prepare:",
         *_listed("drop_columns", drop, "  "),
@@ -187,6 +217,14 @@ def render(
         "",
         "evaluate:",
         _with_comment(f"  slices: {_flow(slices(roles))}", "categorical features scored per level"),
+        _with_comment(f"  min_slice_size: {MIN_SLICE_ROWS}", "smaller slices are reported, not judged"),
+        *(
+            [_with_comment(f"  sensitive: {_flow(attribute.name)}", attribute.reason.split(";")[0])]
+            if (attribute := sensitive(roles, fairness))
+            else [
+                "  # sensitive: COLUMN                   # no protected attribute found: name one to measure fairness"
+            ]
+        ),
         *(["  bootstrap: 20                         # --quick: few resamples", "  permutation_repeats: 1"] * quick),
         "",
         "gate:",
@@ -196,8 +234,19 @@ def render(
         lines.append(_with_comment(f"    {name}: {_flow(bound)}", threshold_why))
     lines += [
         _with_comment(f"  baseline_margin: {BASELINE_MARGIN}", "must beat the dummy baseline by this much"),
-        "  # Once main has a model, also refuse regressions against it:",
-        "  # champion: {ref: main, tolerance: 0.02}",
+        "  champion:                             # the model this one would replace, scored on the same test rows",
+        _with_comment(f"    ref: {REGISTRY_NAME}@prod", f"`mlctl registry promote {REGISTRY_NAME} latest prod`"),
+        _with_comment("    fallback: main", "until a version is in prod: the model on the default branch"),
+        _with_comment(f"    tolerance: {CHAMPION_TOLERANCE}", "paired CI of candidate - champion must stay above this"),
+    ]
+    if sensitive(roles, fairness) and task == "classification":
+        lines.append(
+            _with_comment(f"  max_fairness_gap: {FAIRNESS_GAP}", "recall may differ this much between its groups")
+        )
+    drops, drop_why = slice_gate(target)
+    if slices(roles):
+        lines.append(_with_comment(f"  slice_max_drop: {_flow(drops)}", drop_why))
+    lines += [
         "",
         "export:",
         _with_comment("  tolerance: 0.0001", "ONNX must match scikit-learn this closely"),

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlctl.stages.init.personal import detect as detect_personal
+from mlctl.stages.init.personal import protected
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
 DROP = "prepare.drop_columns"  # removed before the split: not even a candidate feature
 FORBIDDEN = "train.forbidden"  # kept in the data (for analysis), never a model input
 DATES = "prepare.date_columns"  # parsed and expanded into year/month/dayofweek features
+PERSONAL = "validate.personal_data"  # personal data: marked in the schema, refused by train
+MIN_PERSONAL_LEVELS = 10  # a column with fewer distinct values identifies nobody (e.g. an is_mobile flag)
 
 MAX_CLASS_INTEGERS = 10  # an integer target with at most this many values is a class label
 NEAR_EMPTY = 0.95  # a column missing in more than this share of rows carries too little signal
@@ -32,16 +37,19 @@ class ColumnRole:
     """One column: its role, how it will be used and why."""
 
     name: str
-    role: str  # feature | date | id | text | constant | empty | leak | high_cardinality | excluded
+    role: (
+        str  # feature | date | id | text | constant | empty | leak | personal | protected | high_cardinality | excluded
+    )
     kind: str  # numeric | boolean | categorical | datetime | text | empty
     reason: str = ""
     where: str | None = None  # DROP, FORBIDDEN, DATES or None (an ordinary feature)
     n_unique: int = 0
     null_share: float = 0.0
+    sensitive: bool = False  # named with --sensitive: the attribute fairness is measured over
 
     @property
     def excluded(self) -> bool:
-        return self.where in (DROP, FORBIDDEN)
+        return self.where in (DROP, FORBIDDEN, PERSONAL)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "excluded": self.excluded}
@@ -175,8 +183,13 @@ def classify(col: pd.Series, y: pd.Series) -> ColumnRole:
         return out("empty", DROP, f"near-empty: {nulls:.0%} of values missing")
     if distinct <= 1:
         return out("constant", DROP, f"constant: the single value {str(present.iloc[0])[:30]!r}")
+    if distinct >= MIN_PERSONAL_LEVELS and (why := detect_personal(col)):
+        return out("personal", PERSONAL, f"personal data: {why}")
     if why := _leak(col, y):
         return out("leak", FORBIDDEN, why)
+    if attribute := protected(col):
+        reason = f"a protected attribute: {attribute}; never a feature, the groups fairness is measured over"
+        return out("protected", FORBIDDEN, reason)
     if kind == "datetime" or (text and _is_date_text(col)):
         role.kind = "datetime"
         return out("date", DATES, "a date: expanded into year, month and day-of-week features")
@@ -214,8 +227,10 @@ def classify(col: pd.Series, y: pd.Series) -> ColumnRole:
     return role
 
 
-def analyse(df: pd.DataFrame, target: str, *, exclude: list[str] = (), keep: list[str] = ()) -> list[ColumnRole]:
-    """Every column but the target, with its role; ``exclude``/``keep`` override the inference."""
+def analyse(
+    df: pd.DataFrame, target: str, *, exclude: list[str] = (), keep: list[str] = (), sensitive: list[str] = ()
+) -> list[ColumnRole]:
+    """Every column but the target, with its role; ``exclude``/``keep``/``sensitive`` override the inference."""
     from mlctl.data.cleaning import coerce_types
 
     coerced, _ = coerce_types(df, date_columns=[], keep=[target])
@@ -229,6 +244,9 @@ def analyse(df: pd.DataFrame, target: str, *, exclude: list[str] = (), keep: lis
             role.role, role.where, role.reason = "excluded", DROP, "excluded on request (--exclude)"
         elif name in keep and role.excluded:
             role.role, role.where, role.reason = "feature", None, f"kept on request (--keep); was: {role.reason}"
+        if name in sensitive:
+            role.role, role.where, role.sensitive = "protected", FORBIDDEN, True
+            role.reason = "a protected attribute named with --sensitive: never a feature, fairness is measured over it"
         roles.append(role)
     return roles
 
@@ -246,6 +264,7 @@ class Analysis:
     roles: list[ColumnRole]
     frame: pd.DataFrame = field(repr=False)
     remote: dict[str, str] | None = None  # the collect source entry (url, query) when the data is not a file
+    fairness: bool = True  # False (--no-sensitive): no fairness gap is measured
 
     @property
     def excluded(self) -> list[ColumnRole]:
