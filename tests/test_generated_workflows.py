@@ -261,6 +261,9 @@ def sql_project(tmp_path_factory, moto_s3) -> tuple[Project, Path]:
     project = make_project(
         base, moto_s3, "loans", "${DATABASE_URL}", "loans", query="SELECT * FROM customers", database=f"sqlite:///{db}"
     )
+    # ~80 test rows: the paired interval against the champion is wide; this team accepts a candidate that
+    # may be up to 0.1 worse (the scenario is about CT's mechanics; the champion rule has its own tests)
+    set_param(project, ["gate", "champion", "tolerance"], 0.1)
     first_run(project)
     return project, db
 
