@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from fake_github import FakeGitHub
-from workflow_fixtures import S3_KEYS, free_port, virtualenv
+from workflow_fixtures import S3_KEYS, virtualenv
 from workflow_harness import PythonEnv, Runner
 
 pytestmark = pytest.mark.slow
@@ -80,10 +80,14 @@ def own_runner(tmp_path: Path, python_env, github, origin: Path, endpoint: str, 
 
 
 def drifted_rows(path: Path) -> Path:
-    """Labelled rows resampled from the committed source's high debt-to-income tail: drift within its limits."""
+    """Labelled rows resampled from the committed source's riskier applicants: drift in most features, within limits."""
     source = pd.read_csv(REPO / "data" / "sources" / "hdma.csv")
-    tail = source[source["dir"] >= source["dir"].quantile(0.7)]
-    tail.sample(n=400, replace=True, random_state=7).to_csv(path, index=False)
+    numeric = [c for c in source.columns if pd.api.types.is_numeric_dtype(source[c])]
+    flags = [c for c in source.columns if c not in numeric and c != "deny"]
+    score = sum((source[c] - source[c].mean()) / source[c].std() for c in numeric)
+    score = score + sum(2 * (source[c] == "yes") for c in flags)
+    riskier = source[score >= score.quantile(0.6)]
+    riskier.sample(n=400, replace=True, random_state=7).to_csv(path, index=False)
     return path
 
 
