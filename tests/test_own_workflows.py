@@ -9,6 +9,7 @@ registry and publishes the release through the fake GitHub API.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -17,11 +18,12 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from fake_github import FakeGitHub
-from workflow_fixtures import S3_KEYS, virtualenv
+from workflow_fixtures import S3_KEYS, free_port, virtualenv
 from workflow_harness import PythonEnv, Runner
 
 pytestmark = pytest.mark.slow
 TOKEN = "ghs_harness_token"
+CT, CD = ".github/workflows/ct.yml", ".github/workflows/cd.yml"
 
 
 def test_this_repository_ci_pipeline_job_passes(tmp_path, python_env):
@@ -66,7 +68,9 @@ def own_origin(tmp_path: Path) -> tuple[Path, str]:
     return origin, sha
 
 
-def own_runner(tmp_path: Path, python_env, github, origin: Path, endpoint: str, **variables: str) -> Runner:
+def own_runner(
+    tmp_path: Path, python_env, github, origin: Path, endpoint: str, remote: str, **variables: str
+) -> Runner:
     env = tmp_path / "venv"
     virtualenv(env)  # `pip install -e .` of this repository must not replace the session's wheel install
     return Runner(
@@ -74,7 +78,7 @@ def own_runner(tmp_path: Path, python_env, github, origin: Path, endpoint: str, 
         tmp_path / "runs",
         PythonEnv(env, python_env.wheels),
         secrets={"GITHUB_TOKEN": TOKEN, **S3_KEYS},
-        variables={"DVC_REMOTE_URL": "s3://models/own", "DVC_REMOTE_ENDPOINT": endpoint, **variables},
+        variables={"DVC_REMOTE_URL": remote, "DVC_REMOTE_ENDPOINT": endpoint, **variables},
         api_url=github.url,
     )
 
@@ -95,7 +99,7 @@ def test_this_repository_ct_retrains_on_drift_pushes_and_opens_one_pull_request(
     origin, sha = own_origin(tmp_path)
     new = drifted_rows(tmp_path / "new.csv")
     with FakeGitHub(TOKEN) as github:
-        runner = own_runner(tmp_path, python_env, github, origin, moto_s3)
+        runner = own_runner(tmp_path, python_env, github, origin, moto_s3, "s3://models/own")
         inputs = {"current": str(new), "new_data": str(new)}
         result = runner.run(
             ".github/workflows/ct.yml", event="workflow_dispatch", ref="refs/heads/main", sha=sha, inputs=inputs
@@ -124,3 +128,30 @@ def test_this_repository_ct_retrains_on_drift_pushes_and_opens_one_pull_request(
         proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=clone, env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (clone / "models" / "model.onnx").exists()
+
+
+def test_this_repository_cd_builds_smokes_promotes_and_publishes(tmp_path, python_env, moto_s3):
+    origin, sha = own_origin(tmp_path)
+    with FakeGitHub(TOKEN) as github:
+        runner = own_runner(
+            tmp_path, python_env, github, origin, moto_s3, "s3://models/own-cd", MLCTL_SMOKE_PORT=str(free_port())
+        )
+        assert not runner.run(CD, event="push", ref="refs/tags/v1.0.0", sha=sha).triggered  # not a registry tag
+        result = runner.run(CD, event="push", ref="refs/heads/main", sha=sha)
+        assert result.ok, result.log()
+        image = result.jobs["image"]
+        assert image.step("docker/login-action@v3.4.0").outcome == "skipped"  # PUSH_IMAGE unset: no GHCR push
+        assert "complete" in image.step("docker/build-push-action@v6.18.0").log, result.log()
+        smoke = result.jobs["smoke"].step("Smoke test (readiness, the built model, one real prediction)")
+        assert "ready after" in smoke.log, smoke.log
+        version = result.jobs["build"].step("meta").outputs["version"]
+        tags = subprocess.run(["git", "tag", "-l"], cwd=origin, capture_output=True, text=True).stdout.split()
+        assert any(t.startswith("model@v") for t in tags) and any(t.startswith("model#prod#") for t in tags), tags
+        (release,) = github.state.releases
+        assert release["tag_name"] == f"model-{version}"
+        assets = {a["name"]: a["data"] for a in github.state.assets if a["release"] == release["id"]}
+    assert {"model.onnx", "model.json"} <= set(assets), sorted(assets)
+    archives = [n for n in assets if n.endswith(".tar.gz")]
+    assert len(archives) == 1 and f"{archives[0]}.sha256" in assets, sorted(assets)
+    digest = assets[f"{archives[0]}.sha256"].decode().split()[0]
+    assert digest == hashlib.sha256(assets[archives[0]]).hexdigest()
