@@ -101,9 +101,7 @@ def test_this_repository_ct_retrains_on_drift_pushes_and_opens_one_pull_request(
     with FakeGitHub(TOKEN) as github:
         runner = own_runner(tmp_path, python_env, github, origin, moto_s3, "s3://models/own")
         inputs = {"current": str(new), "new_data": str(new)}
-        result = runner.run(
-            ".github/workflows/ct.yml", event="workflow_dispatch", ref="refs/heads/main", sha=sha, inputs=inputs
-        )
+        result = runner.run(CT, event="workflow_dispatch", ref="refs/heads/main", sha=sha, inputs=inputs)
         assert result.ok, result.log()
         job = result.jobs["monitor-and-retrain"]
         assert job.step("monitor").outputs["code"] == "7", result.log()
