@@ -110,6 +110,16 @@ def test_this_repository_ct_retrains_on_drift_pushes_and_opens_one_pull_request(
         assert pull["head"]["ref"] == "mlctl/retrain"
         (comment,) = github.state.comments_on(pull["number"])
         assert "### Monitoring" in comment["body"], comment["body"]
+        # the schedule monitors MLCTL_PRODUCTION_DATA; production data like the training data: nothing is opened
+        same = tmp_path / "same.csv"
+        pd.read_csv(REPO / "data" / "sources" / "hdma.csv").sample(n=400, random_state=8).to_csv(same, index=False)
+        runner.variables["MLCTL_PRODUCTION_DATA"] = str(same)
+        quiet = runner.run(CT, event="schedule", ref="refs/heads/main", sha=sha)
+        assert quiet.ok, quiet.log()
+        job = quiet.jobs["monitor-and-retrain"]
+        assert job.step("monitor").outputs["code"] == "0", quiet.log()
+        assert job.step("retrain").outcome == "skipped" and job.step("Push the candidate branch").outcome == "skipped"
+        assert len(github.state.pulls) == 1
     # the branch has a new dvc.lock and a source with the appended rows; its outputs are on the remote
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "-b", "mlctl/retrain", str(origin), str(clone)], check=True)
