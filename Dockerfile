@@ -24,7 +24,7 @@ RUN pip install --no-deps . \
 WORKDIR /srv
 COPY --chown=mlctl:mlctl params.yaml ./params.yaml
 COPY --chown=mlctl:mlctl models/model.onnx models/model.json ./models/
-USER mlctl
+USER 10001
 
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
