@@ -97,3 +97,34 @@ def read_any(path: Path) -> pd.DataFrame:
     if path.suffix == ".csv":
         return pd.read_csv(path)
     return pd.read_json(path, lines=True)
+
+
+def kill_mid_stream(root: Path, settle: float) -> int:
+    """Run `mlctl predict data/big.csv out/p.parquet` and SIGKILL it ``settle`` s after streaming started.
+
+    Returns the process's return code (-SIGKILL when it was killed mid-job).
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    args = [sys.executable, "-m", "mlctl", "predict", "data/big.csv", "out/p.parquet", "--chunk-rows", "500"]
+    proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list((root / "out").glob(".p.parquet.*.tmp")):  # streaming has started
+            assert proc.poll() is None, "the job ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(settle)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode

@@ -9,37 +9,18 @@ remote and score it on the candidate's new rows.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import GIT_IDENTITY, git, make_frame, write_params
+from conftest import git, make_frame, write_params
+from test_pipeline_dvc import dvc, mlctl
 
 from mlctl.core.fileio import read_table
 from mlctl.repo.dvcfile import render
 from mlctl.stages.gate.champion import rows_digest
 
 pytestmark = pytest.mark.slow
-
-
-def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, **GIT_IDENTITY, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def mlctl(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run(cwd, sys.executable, "-m", "mlctl", *args, check=check)
-
-
-def dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return run(cwd, sys.executable, "-m", "dvc", *args)
 
 
 def params() -> dict:

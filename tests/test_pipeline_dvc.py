@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git, make_frame, write_params
+from conftest import GIT_IDENTITY, git, make_frame, write_params
 
 from mlctl.core.catalog import PIPELINE
 from mlctl.core.errors import EXIT_GATE_REJECTED
@@ -22,7 +22,7 @@ STAGES = [s.name for s in PIPELINE]  # from the stage registry
 
 
 def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, **GIT_IDENTITY, "PYTHONWARNINGS": "ignore"}  # registry tags need an identity
     proc = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

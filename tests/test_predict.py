@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from predict_helpers import export_model, make_predict_project, read_any, write_frame
+from predict_helpers import export_model, kill_mid_stream, make_predict_project, read_any, write_frame
 from typer.testing import CliRunner
 
 from mlctl.cli import app
@@ -224,22 +220,7 @@ def test_killed_job_leaves_no_final_output(models, tmp_path):
     root = make_predict_project(tmp_path, exported)
     big = pd.concat([exported.frame] * 400, ignore_index=True)  # 120k rows, scored 500 at a time
     write_frame(big, root / "data/big.csv")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "mlctl", "predict", "data/big.csv", "out/p.parquet", "--chunk-rows", "500"]
-    proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not list((root / "out").glob(".p.parquet.*.tmp")):  # streaming has started
-            assert proc.poll() is None, "the job ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_mid_stream(root, settle=0.2) == -signal.SIGKILL
     assert not (root / "out/p.parquet").exists()
     assert not (root / "out/p.rejects.parquet").exists()
     assert not (root / "out/p.manifest.json").exists()

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
-from conftest import REPO
-from predict_helpers import export_model, make_predict_project, write_frame
+from predict_helpers import export_model, kill_mid_stream, make_predict_project, write_frame
 from typer.testing import CliRunner
 
 from mlctl.cli import app
@@ -65,21 +60,7 @@ def test_temp_files_of_a_killed_job_are_removed_by_the_next_run(exported, tmp_pa
     root = make_predict_project(tmp_path, exported)
     big = pd.concat([exported.frame] * 600, ignore_index=True)
     write_frame(big, root / "data/big.csv")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "mlctl", "predict", "data/big.csv", "out/p.parquet", "--chunk-rows", "500"]
-    proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not list((root / "out").glob(".p.parquet.*.tmp")):
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
-        time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+    assert kill_mid_stream(root, settle=0.05) == -signal.SIGKILL
     assert list((root / "out").glob(".*.tmp"))  # the killed job's partial files
     write_frame(exported.frame.head(10), root / "data/small.csv")
     assert invoke(root, "data/small.csv", "out/p.parquet").exit_code == 0
