@@ -182,20 +182,24 @@ def test_b_pull_request_changing_a_param_is_green_with_one_comment(csv_project, 
         "smaller-c",
         lambda: set_param(csv_project, ["train", "spaces", "logistic_regression", "C"], [0.05]),
     )
-    runner = runner_for(csv_project, tmp_path, python_env, github, moto_s3)
-    result = runner.run(
-        CI,
-        event="pull_request",
-        ref=f"refs/pull/{pull['number']}/merge",
-        sha=sha,
-        payload=pull_request_event(pull, sha),
-    )
+    result = run_ci_on_pull(runner_for(csv_project, tmp_path, python_env, github, moto_s3), pull, sha)
     assert result.ok, result.log()
     comments = github.state.comments_on(pull["number"])
     assert len(comments) == 1, comments
     body = comments[0]["body"]
     assert "roc_auc" in body and "passed" in body.lower(), body
     assert "0.05" in body  # the changed param
+
+
+def run_ci_on_pull(runner, pull: dict, sha: str):
+    """CI as GitHub runs it for a pull request: the pull_request event on the PR's merge ref."""
+    return runner.run(
+        CI,
+        event="pull_request",
+        ref=f"refs/pull/{pull['number']}/merge",
+        sha=sha,
+        payload=pull_request_event(pull, sha),
+    )
 
 
 def test_c_pull_request_the_gate_rejects_is_red_with_the_comment(csv_project, tmp_path, python_env, github, moto_s3):
@@ -205,14 +209,7 @@ def test_c_pull_request_the_gate_rejects_is_red_with_the_comment(csv_project, tm
         "strict-gate",
         lambda: set_param(csv_project, ["gate", "thresholds", "roc_auc"], {"min": 0.9999}),
     )
-    runner = runner_for(csv_project, tmp_path, python_env, github, moto_s3)
-    result = runner.run(
-        CI,
-        event="pull_request",
-        ref=f"refs/pull/{pull['number']}/merge",
-        sha=sha,
-        payload=pull_request_event(pull, sha),
-    )
+    result = run_ci_on_pull(runner_for(csv_project, tmp_path, python_env, github, moto_s3), pull, sha)
     assert not result.ok
     assert result.jobs["pipeline"].result == "failure"
     assert result.jobs["pipeline"].step(REPORT).outcome == "success", result.log()
