@@ -173,9 +173,9 @@ def validate_columns(
 
 def check(served: Served, columns: dict, n: int, unknown: str) -> Checked:
     """The runtime's validation; small requests of plain values take the pure-Python path."""
-    if n <= SMALL and all(isinstance(c, list) for c in columns.values()):
-        return served.model.check(columns, n, unknown=unknown)
-    return served.model.check(scalars(columns), n, unknown=unknown)
+    # a few rows of plain lists go as they are (OnnxModel.check takes its pure-Python path for them)
+    small = n <= SMALL and all(isinstance(c, list) for c in columns.values())
+    return served.model.check(columns if small else scalars(columns), n, unknown=unknown)
 
 
 def _row_errors(checked: Checked, where: str) -> list[tuple[tuple, str]]:
