@@ -14,7 +14,7 @@ from conftest import GIT_IDENTITY, git, make_frame, write_params
 
 from mlctl.core.catalog import PIPELINE
 from mlctl.core.errors import EXIT_GATE_REJECTED
-from mlctl.repo.dvcfile import render
+from mlctl.repo.dvcfile import check_key, render
 
 pytestmark = pytest.mark.slow
 
@@ -131,6 +131,27 @@ def test_repro_runs_every_stage_and_writes_every_artifact(classification_repo):
 def test_second_repro_does_nothing(classification_repo):
     out = dvc(classification_repo, "repro").stdout
     assert ran_stages(out) == []
+
+
+def test_run_checks_params_while_dvc_starts_and_remembers_a_sound_pair(classification_repo):
+    root = classification_repo
+    marker = root / ".dvc/tmp/mlctl-run-check"
+    marker.unlink(missing_ok=True)
+    proc = mlctl(root, "run")
+    assert ran_stages(proc.stdout + proc.stderr) == []
+    assert marker.read_text().strip() == check_key(root)  # the next no-op run skips loading params
+    good, lock = (root / "params.yaml").read_bytes(), (root / "dvc.lock").read_bytes()
+    try:
+        params = yaml.safe_load(good)
+        params["train"]["cv"] = "three"  # a changed params.yaml is checked again, though it passed before
+        write_params(root, params)
+        proc = mlctl(root, "run", check=False)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "train.cv" in proc.stderr
+        assert (root / "dvc.lock").read_bytes() == lock  # DVC was stopped: nothing ran, nothing recorded
+    finally:
+        (root / "params.yaml").write_bytes(good)
+    assert mlctl(root, "run").returncode == 0
 
 
 def test_changing_one_stage_params_reruns_only_it_and_descendants(classification_repo):

@@ -75,16 +75,31 @@ def run(
     project_dir: Path = ProjectOpt,
 ) -> None:
     """Run the pipeline through `dvc repro`, showing each stage's progress and outcome."""
-    from mlctl.cli.output import RichProgress, ok, out, table, warn
-    from mlctl.repo.dvcfile import stale_stages
-    from mlctl.repo.pipeline import run_pipeline
+    from mlctl.core.project import Project
+    from mlctl.repo.pipeline import start_pipeline
 
-    project, params = load(project_dir)
-    stale = stale_stages(project.root, params)
-    if stale:
-        warn(f"dvc.yaml does not match params.yaml for {', '.join(stale)}: run `mlctl params sync`")
+    project = Project.discover(project_dir)
+    repro = start_pipeline(project, stages or [], force=force)
+    # DVC takes over a second to start: params.yaml is validated meanwhile (unless it, dvc.yaml and mlctl are
+    # unchanged since it last passed), and DVC is stopped if it is wrong
+    from mlctl.cli.output import RichProgress, ok, out, table, warn
+    from mlctl.repo.dvcfile import checked_before, remember_check
+
+    if not checked_before(project.root):
+        from mlctl.params import load_params
+        from mlctl.repo.dvcfile import stale_stages
+
+        try:
+            stale = stale_stages(project.root, load_params(project.params_path))
+        except BaseException:
+            repro.stop()
+            raise
+        if stale:
+            warn(f"dvc.yaml does not match params.yaml for {', '.join(stale)}: run `mlctl params sync`")
+        else:
+            remember_check(project.root)
     with RichProgress() as bar:
-        result = run_pipeline(project, stages or [], force=force, progress=bar)
+        result = repro.follow(bar)
     rows = [[s.name, s.status, f"{s.seconds:.1f}s"] for s in result.stages]
     out.print(table("pipeline", ["stage", "outcome", "time"], rows))
     ok(f"pipeline finished in {result.seconds:.1f}s ({result.ran} ran, {result.skipped} up to date)")

@@ -28,6 +28,7 @@ REQUEST_LOGS = "logs/requests"
 MONITOR_REPORT = "reports/monitor"  # .json, .md, .html
 PR_REPORT = "reports/pr.md"
 BENCH_REPORT = "reports/bench.json"
+RUN_CHECK_MARKER = ".dvc/tmp/mlctl-run-check"  # the digest of the params.yaml + dvc.yaml `mlctl run` last found sound
 
 # File names inside the directories above.
 MODEL_FILE = "model.skops"

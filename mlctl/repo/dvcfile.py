@@ -71,3 +71,51 @@ def write(root: Any, params: Any) -> str:
     path = Path(root) / "dvc.yaml"
     write_text(path, render(params.task, params))
     return str(path)
+
+
+# What the params.yaml check of `mlctl run` depends on besides the two files: the params models, the stage
+# registry and this module (a changed default or stage changes the verdict).
+_CHECK_CODE = ("params", "core/catalog.py", "core/artifacts.py", "repo/dvcfile.py")
+
+
+def check_key(root: Any) -> str | None:
+    """A digest of params.yaml, dvc.yaml and the mlctl code judging them (None: no DVC repo to remember it in)."""
+    import hashlib
+    from pathlib import Path
+
+    import mlctl
+
+    root = Path(root)
+    if not (root / ".dvc").is_dir():
+        return None
+    digest = hashlib.sha256(mlctl.__version__.encode())
+    for name in ("params.yaml", "dvc.yaml"):
+        path = root / name
+        digest.update(path.read_bytes() if path.exists() else b"\0missing")
+    package = Path(mlctl.__file__).parent
+    for rel in _CHECK_CODE:
+        target = package / rel
+        for path in sorted(target.glob("*.py")) if target.is_dir() else [target]:
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_mtime_ns}:{stat.st_size}".encode())
+    return digest.hexdigest()
+
+
+def checked_before(root: Any) -> bool:
+    """True when params.yaml and dvc.yaml passed `mlctl run`'s check, unchanged since (nor mlctl)."""
+    from pathlib import Path
+
+    key = check_key(root)
+    marker = Path(root) / A.RUN_CHECK_MARKER
+    return key is not None and marker.exists() and marker.read_text().strip() == key
+
+
+def remember_check(root: Any) -> None:
+    """Record that params.yaml is valid and dvc.yaml current, so the next no-op `mlctl run` skips the check."""
+    from pathlib import Path
+
+    from mlctl.core.fileio import write_text
+
+    key = check_key(root)
+    if key is not None:
+        write_text(Path(root) / A.RUN_CHECK_MARKER, key + "\n")

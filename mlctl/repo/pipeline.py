@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -77,7 +78,10 @@ def missing_params(project: Project) -> list[str]:
     from mlctl.core.fileio import read_yaml
 
     stages = (read_yaml(project.root / "dvc.yaml") or {}).get("stages", {})
-    params = read_yaml(project.params_path) or {}
+    try:
+        params = read_yaml(project.params_path) or {}
+    except MlctlError:
+        return []  # not YAML: loading params.yaml says so, as a config error
     missing = []
     for stage in stages.values():
         for key in stage.get("params", []):
@@ -126,63 +130,104 @@ def run_pipeline(
     project: Project, targets: list[str], *, force: bool = False, progress: Progress | None = None
 ) -> RunResult:
     """Run `dvc repro` (argument list, no shell) and follow its stages as they run."""
-    progress = progress or NoProgress()
-    known = stage_names(project)
-    unknown = [t for t in targets if t not in known]
-    if unknown:
-        raise InputNotFoundError(f"no such stage(s) {unknown} in dvc.yaml", hint=f"stages are: {', '.join(known)}")
-    missing = missing_params(project)
-    if missing:
-        raise ConfigError(
-            f"dvc.yaml stages depend on params {missing}, which params.yaml does not have",
-            where=str(project.params_path),
-            hint="DVC needs every listed key to exist: add e.g. `"
-            + missing[0].split(".")[0]
-            + ": {}` (the defaults apply; `mlctl params show` prints them)",
-        )
+    return start_pipeline(project, targets, force=force).follow(progress)
+
+
+def start_pipeline(project: Project, targets: list[str], *, force: bool = False) -> Repro:
+    """Start `dvc repro` in the background; `.follow()` reports its stages, `.stop()` ends it.
+
+    DVC takes over a second to start: `mlctl run` validates params.yaml meanwhile, on the other core.
+    """
     cmd = [*dvc_executable(), "repro", *targets, *(["--force"] if force else [])]
-    result = RunResult(stages=[StageOutcome(n) for n in known])
-    by_name = {s.name: s for s in result.stages}
-    started = last = time.perf_counter()
-    current: StageOutcome | None = None
-    lines: list[str] = []
-    env = stage_env()
+    started = time.perf_counter()
     try:
         proc = subprocess.Popen(
-            cmd, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            cmd, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=stage_env()
         )
     except OSError as exc:
         raise ExternalError(f"cannot start dvc: {exc}", hint="install it with `pip install dvc`") from None
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        now = time.perf_counter()
-        if m := _RUNNING.search(line) or _SKIPPED.search(line):
-            if current is not None:
-                current.seconds = now - last
-                current.status = "ran"
-            stage = by_name.get(m.group(1))
-            if stage is None:
-                continue
-            last = now
-            if m.re is _SKIPPED:
-                stage.status, current = "up to date", None
-            else:
-                stage.status, current = "running", stage
-            progress.start(f"stage {stage.name}", total=None)
-    code = proc.wait()
-    result.log = "".join(lines)
-    result.seconds = time.perf_counter() - started
-    if current is not None:
-        current.seconds = time.perf_counter() - last
-        current.status = "ran" if code == 0 else "failed"
-    progress.done()
-    if code != 0:
-        raise _failure(result.log, code)
-    for stage in result.stages:
-        if stage.status == "pending":
-            stage.status = "not requested" if targets else "up to date"
-    return result
+    repro = Repro(proc, [], bool(targets), started)
+    try:  # checked while DVC starts, for clearer messages than DVC's own; DVC is stopped if they fail
+        repro.known = stage_names(project)
+        unknown = [t for t in targets if t not in repro.known]
+        if unknown:
+            raise InputNotFoundError(
+                f"no such stage(s) {unknown} in dvc.yaml", hint=f"stages are: {', '.join(repro.known)}"
+            )
+        missing = missing_params(project)
+        if missing:
+            raise ConfigError(
+                f"dvc.yaml stages depend on params {missing}, which params.yaml does not have",
+                where=str(project.params_path),
+                hint="DVC needs every listed key to exist: add e.g. `"
+                + missing[0].split(".")[0]
+                + ": {}` (the defaults apply; `mlctl params show` prints them)",
+            )
+    except BaseException:
+        repro.stop()
+        raise
+    return repro
+
+
+@dataclass
+class Repro:
+    """A running `dvc repro`."""
+
+    proc: subprocess.Popen
+    known: list[str]
+    targeted: bool
+    started: float
+
+    def stop(self) -> None:
+        """End DVC as Ctrl-C would (it records nothing for a stage it did not finish)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def follow(self, progress: Progress | None = None) -> RunResult:
+        """Report each stage as DVC runs it; raise the failing stage's error."""
+        progress = progress or NoProgress()
+        result = RunResult(stages=[StageOutcome(n) for n in self.known])
+        by_name = {s.name: s for s in result.stages}
+        last = time.perf_counter()
+        current: StageOutcome | None = None
+        lines: list[str] = []
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            lines.append(line)
+            now = time.perf_counter()
+            if m := _RUNNING.search(line) or _SKIPPED.search(line):
+                if current is not None:
+                    current.seconds = now - last
+                    current.status = "ran"
+                stage = by_name.get(m.group(1))
+                if stage is None:
+                    continue
+                last = now
+                if m.re is _SKIPPED:
+                    stage.status, current = "up to date", None
+                else:
+                    stage.status, current = "running", stage
+                progress.start(f"stage {stage.name}", total=None)
+        code = self.proc.wait()
+        result.log = "".join(lines)
+        result.seconds = time.perf_counter() - self.started
+        if current is not None:
+            current.seconds = time.perf_counter() - last
+            current.status = "ran" if code == 0 else "failed"
+        progress.done()
+        if code != 0:
+            raise _failure(result.log, code)
+        for stage in result.stages:
+            if stage.status == "pending":
+                stage.status = "not requested" if self.targeted else "up to date"
+        return result
 
 
 def _failure(log: str, code: int) -> MlctlError:
