@@ -2,7 +2,7 @@
 
 Generates an exported model (logistic regression on 14 numeric + 6 categorical
 features), its reference split, and request logs in the `mlctl serve` format
-(10 Parquet files under logs/requests/<version>/), then times the library call
+(Parquet files of 100,000 rows under logs/requests/<version>/), then times the library call
 ``mlctl.stages.monitor.run`` (median of 3) and the command `mlctl monitor` end to end
 (a fresh process: start-up, reports written; with its peak RSS) against a baseline
 measured in the same run: reading the same logs into pandas with pyarrow, nothing else.
@@ -46,7 +46,7 @@ def make_inputs(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     return df
 
 
-def build_project(root: Path, rows: int, files: int = 10) -> None:
+def build_project(root: Path, rows: int, files: int | None = None) -> None:
     from mlctl.model.estimators import build_pipeline
     from mlctl.model.features import infer_features, to_model_frame
     from mlctl.onnxmodel.runtime import OnnxModel
@@ -73,6 +73,8 @@ def build_project(root: Path, rows: int, files: int = 10) -> None:
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
+    # files of 100,000 rows whatever the total, as a long-running service leaves them (at least 10)
+    files = files or max(10, rows // 100_000)
     model = OnnxModel.load(root / "models" / "model.onnx")
     folder = root / "logs" / "requests" / model.version
     folder.mkdir(parents=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -94,3 +95,12 @@ def test_parameters_read_as_typer_alone_makes_them(argv):
         return result.exit_code, seen
 
     assert parsed(fast=True) == parsed(fast=False)
+
+
+def test_shell_completion_sees_every_command(tmp_path):
+    env = {**os.environ, "_MLCTL_COMPLETE": "complete_bash", "COMP_WORDS": "mlctl params ch", "COMP_CWORD": "2"}
+    out = subprocess.run([sys.executable, "-m", "mlctl"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.split() == ["check"], out.stdout + out.stderr
+    env.update(COMP_WORDS="mlctl ", COMP_CWORD="1")
+    out = subprocess.run([sys.executable, "-m", "mlctl"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert set(out.stdout.split()) >= set(COMMANDS), out.stdout + out.stderr
