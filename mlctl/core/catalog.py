@@ -126,7 +126,6 @@ def _evaluate(p: Any, task: str) -> dict[str, Any]:
         "params": ["evaluate"],
         "metrics": [{m: NOCACHE} for m in metrics],
         "plots": [{f"{e.plots_dir}/{name}": {"cache": False, **spec}} for name, spec in PLOTS[task]],
-        "outs": [{e.model_card: NOCACHE}],
     }
 
 
@@ -134,7 +133,11 @@ def _gate(p: Any, task: str) -> dict[str, Any]:
     g = p.gate
     metrics = [f"{g.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE)]
     models = [f"{g.model_dir}/{f}" for f in (A.MODEL_FILE, A.TRAIN_REPORT_FILE)]
-    return {"deps": [*metrics, *models, g.data], "params": ["gate"], "outs": [{g.report: NOCACHE}]}
+    # evaluate writes the model card, the gate its champion section: the card is the gate's output (persist: DVC
+    # must not delete evaluate's card before the gate runs), and evaluate's params are the gate's too (a card-only
+    # change, e.g. evaluate.intended_use, reruns the gate that completes the card)
+    card = {g.model_card: {**NOCACHE, "persist": True}}
+    return {"deps": [*metrics, *models, g.data], "params": ["gate", "evaluate"], "outs": [{g.report: NOCACHE}, card]}
 
 
 def _export(p: Any, task: str) -> dict[str, Any]:

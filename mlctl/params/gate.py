@@ -46,3 +46,4 @@ class GateParams(Section):
     metrics_dir: str = A.METRICS_DIR  # where `mlctl evaluate` wrote evaluate.json, intervals.json, slices.json
     model_dir: str = A.MODEL_DIR  # model.skops (size, latency) and train.json (candidate, features)
     data: str = A.TEST_DATA  # rows timed for the latency rule
+    model_card: str = A.MODEL_CARD  # `mlctl evaluate`'s card: the gate writes its champion section

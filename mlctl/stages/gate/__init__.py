@@ -235,6 +235,16 @@ def decide(
     return primary, [*rules, *(measured or [])]
 
 
+def _card_champion(project: Project, card: str, report: dict[str, Any]) -> None:
+    """Write the champion comparison into the model card `mlctl evaluate` wrote (no card: nothing to do)."""
+    from mlctl.core.fileio import write_text
+    from mlctl.stages.evaluate.model_card import with_champion
+
+    path = project.path(card, what="model card")
+    if path.exists():
+        write_text(path, with_champion(path.read_text(encoding="utf-8"), report))
+
+
 def run(params: GateParams, common: Common, project: Project, progress: Progress | None = None) -> GateResult:
     """Check every rule, write the report, and raise GateRejectedError if any rule failed."""
     from mlctl.core.fileio import read_json, write_json
@@ -285,6 +295,7 @@ def run(params: GateParams, common: Common, project: Project, progress: Progress
         champion=champion.to_dict() if champion is not None else None,
     )
     write_json(report_path, result.to_dict())  # before raising: the report exists either way
+    _card_champion(project, params.model_card, result.to_dict())
     if failed:
         raise GateRejectedError(
             f"{len(failed)} of {len(rules)} rule(s) failed: {', '.join(failed)}",
