@@ -339,3 +339,19 @@ def test_the_gate_judges_the_champion_and_the_slices_by_default(project):
     rule = next(r for r in report["rules"] if r["rule"] == "champion")
     assert not rule["skipped"] and rule["passed"] and rule["value"] == 0.0
     assert report["champion"]["ref"] == "main" and report["champion"]["rows"] > 0
+
+
+@pytest.mark.slow
+def test_staleness_is_measured_where_there_is_a_date(project):
+    _, root, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    dates = params["prepare"]["date_columns"]
+    data = json.loads((root / "metrics/staleness.json").read_text())
+    card = (root / "reports/model_card.md").read_text()
+    if not dates:
+        assert "staleness" not in params["evaluate"] and not data["enabled"] and "monitor" not in params
+        return
+    assert params["evaluate"]["staleness"]["time_column"] == dates[0]
+    assert params["monitor"]["staleness"] == "metrics/staleness.json"
+    assert data["enabled"] and data["max_age_days"] > 0 and len(data["points"]) >= 2, data
+    assert f"**Maximum model age: {data['max_age_days']:g} days**" in card

@@ -322,6 +322,22 @@ def test_stale_model_advises_retraining(project):
     assert report["staleness"]["stale"] and 44 < report["staleness"]["age_days"] < 46
 
 
+def test_the_staleness_curve_sets_the_maximum_age(project):
+    """evaluate's curve (metrics/staleness.json) replaces monitor.max_model_age_days when monitor.staleness names it."""
+    root = project(max_model_age_days=1000, staleness="metrics/staleness.json")
+    manifest = json.loads((root / "models" / "model.json").read_text())
+    manifest["created"] = (dt.datetime.now(dt.UTC) - dt.timedelta(days=45)).isoformat()
+    (root / "models" / "model.json").write_text(json.dumps(manifest))
+    write_logs(root, _inputs("classification", 500, 70))
+    report, _ = monitor(root)  # no curve yet: the setting
+    assert not report["staleness"]["stale"] and report["staleness"]["max_age_source"] == "monitor.max_model_age_days"
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics/staleness.json").write_text(json.dumps({"enabled": True, "max_age_days": 30.4}))
+    report, exc = monitor(root)
+    assert report["staleness"]["stale"] and report["staleness"]["max_age_days"] == 30.4
+    assert isinstance(exc, DriftDetected) and any("staleness curve" in r for r in report["reasons"])
+
+
 def test_quality_reuses_the_validate_schema_and_profile(project):
     from mlctl.core.fileio import write_json
     from mlctl.data.schema import infer, save_schema

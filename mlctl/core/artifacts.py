@@ -37,6 +37,7 @@ SEARCH_RESULTS_FILE = "search_results.csv"
 METRICS_FILE = "evaluate.json"
 INTERVALS_FILE = "intervals.json"
 SLICES_FILE = "slices.json"
+STALENESS_FILE = "staleness.json"
 SPLITS = ("train", "validation", "test")
 
 

@@ -25,11 +25,13 @@ PLOTS = {
         ("precision_recall.csv", {"x": "recall", "y": "precision"}),
         ("calibration.csv", {"x": "mean_predicted", "y": "fraction_positive"}),
         ("feature_importance.csv", {"template": "bar_horizontal", "x": "importance", "y": "feature"}),
+        ("staleness.csv", {"x": "age_days", "y": "value"}),
     ],
     "regression": [
         ("predicted_vs_actual.csv", {"template": "scatter", "x": "actual", "y": "predicted"}),
         ("residuals.csv", {"template": "scatter", "x": "predicted", "y": "residual"}),
         ("feature_importance.csv", {"template": "bar_horizontal", "x": "importance", "y": "feature"}),
+        ("staleness.csv", {"x": "age_days", "y": "value"}),
     ],
 }
 
@@ -120,7 +122,7 @@ def _train(p: Any, task: str) -> dict[str, Any]:
 def _evaluate(p: Any, task: str) -> dict[str, Any]:
     e = p.evaluate
     models = [f"{e.model_dir}/{f}" for f in (A.MODEL_FILE, A.BASELINE_FILE, A.TRAIN_REPORT_FILE)]
-    metrics = [f"{e.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE)]
+    metrics = [f"{e.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE, A.STALENESS_FILE)]
     return {
         "deps": [*models, *_splits(e.input_dir)],
         "params": ["evaluate"],

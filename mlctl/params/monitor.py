@@ -31,6 +31,8 @@ class MonitorParams(Section):
     min_labelled_rows: int = Field(default=30, ge=1)  # fewer labelled rows: decay is not judged
     skew_tolerance: float = Field(default=1e-4, ge=0)  # served vs offline prediction difference allowed
     max_model_age_days: float = Field(default=90, gt=0)
+    # evaluate's staleness curve (metrics/staleness.json): its advised maximum age replaces max_model_age_days
+    staleness: str | None = None
     window: Literal["hour", "day", "week"] | None = "day"
     timestamp_column: str = "timestamp"
     min_window_rows: int = Field(default=100, ge=1)  # smaller windows get no drift figure

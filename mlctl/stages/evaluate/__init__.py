@@ -35,6 +35,7 @@ PLOT_COLUMNS = {
     "predicted_vs_actual": ["actual", "predicted"],
     "residuals": ["predicted", "residual"],
     "feature_importance": ["feature", "importance", "std"],
+    "staleness": ["age_periods", "age_days", "value"],
 }
 
 
@@ -156,6 +157,27 @@ def split_path(project: Project, params: EvaluateParams, split: str) -> Any:
     return project.path(f"{params.input_dir}/{split}.parquet", what="split file")
 
 
+def staleness_of(
+    project: Project, params: EvaluateParams, model: Any, info: dict[str, Any], result: EvaluateResult, seed: int
+) -> dict[str, Any]:
+    """The staleness curve over every split `mlctl prepare` wrote (off without a time column)."""
+    import pandas as pd
+
+    from mlctl.core.fileio import read_table
+    from mlctl.stages.evaluate import staleness
+
+    s = params.staleness
+    if not s.time_column:
+        return staleness.off("no time column (evaluate.staleness.time_column)")
+    model_values = result.metrics["model"]
+    metric = s.metric or (
+        "r2" if result.task == "regression" else "roc_auc" if model_values.get("roc_auc") is not None else "f1"
+    )
+    paths = [split_path(project, params, name) for name in ("train", "validation", "test")]
+    frames = [read_table(p) for p in paths if p.exists()]
+    return staleness.curve(model, pd.concat(frames, ignore_index=True), info, s, metric, seed)
+
+
 def run(params: EvaluateParams, common: Common, project: Project, progress: Progress | None = None) -> EvaluateResult:
     """Evaluate the trained model on ``params.split`` and write metrics, plots and the model card."""
     from mlctl.core.errors import InputNotFoundError
@@ -170,6 +192,8 @@ def run(params: EvaluateParams, common: Common, project: Project, progress: Prog
         )
     df = read_table(path)
     result = evaluate_frame(model, baseline, df, info, params, common.seed, progress)
+    result.staleness = staleness_of(project, params, model, info, result, common.seed)
+    result.plots["staleness"] = [p for p in result.staleness["points"] if p["value"] is not None]
     card = model_card.render(result, info, model_card.split_summary(project, params, info), params)
 
     metrics_dir = project.path(params.metrics_dir, what="metrics directory")
@@ -183,6 +207,7 @@ def run(params: EvaluateParams, common: Common, project: Project, progress: Prog
         write_json(metrics_dir / "evaluate.json", evaluate_json),
         write_json(metrics_dir / "intervals.json", intervals_json),
         write_json(metrics_dir / "slices.json", slices_json),
+        write_json(metrics_dir / "staleness.json", result.staleness),
     ]
     import pandas as pd
 

@@ -27,6 +27,7 @@ class EvaluateResult:
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     rows_dropped: int = 0
+    staleness: dict[str, Any] | None = None  # the staleness curve (metrics/staleness.json)
     plots: dict[str, list[dict]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -175,7 +175,8 @@ def _report(params, project, source, model, acc, drift, pred_drift, evaluation, 
     extra = [c for c in columns if c not in known and not c.startswith("proba_")]
     summary = an.summary(drift, params)
     perf = an.performance(acc, params, evaluation)
-    stale = an.staleness(model.manifest, params.max_model_age_days)
+    max_days, age_source = max_age(params, project)
+    stale = {**an.staleness(model.manifest, max_days), "max_age_source": age_source}
     skew = an.skew(acc, params)
     quality = an.quality(acc, missing, extra)
     health = {k: int(v) for k, v in acc.health.items()}
@@ -190,7 +191,7 @@ def _report(params, project, source, model, acc, drift, pred_drift, evaluation, 
     if pred_drift is not None and pred_drift.drifted:
         reasons.append("prediction drift")
     if stale["stale"]:
-        reasons.append(f"model is {stale['age_days']:.0f} days old (> {params.max_model_age_days:g})")
+        reasons.append(f"model is {stale['age_days']:.0f} days old (> {max_days:g}, {age_source})")
     verdict = (
         "decay"
         if perf.get("decay")
@@ -248,6 +249,18 @@ def _report(params, project, source, model, acc, drift, pred_drift, evaluation, 
             "decay_tolerance": params.decay_tolerance,
         },
     }
+
+
+def max_age(params: MonitorParams, project: Project) -> tuple[float, str]:
+    """The maximum model age in days and where it comes from: evaluate's staleness curve, else the setting."""
+    from mlctl.core.fileio import read_json
+
+    if params.staleness:
+        path = project.path(params.staleness, what="monitor.staleness")
+        curve = read_json(path) if path.exists() else {}
+        if curve.get("max_age_days"):
+            return float(curve["max_age_days"]), f"staleness curve {params.staleness}"
+    return params.max_model_age_days, "monitor.max_model_age_days"
 
 
 def _schema(project: Project, validate: ValidateParams | None):
