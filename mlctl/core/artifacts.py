@@ -38,6 +38,7 @@ METRICS_FILE = "evaluate.json"
 INTERVALS_FILE = "intervals.json"
 SLICES_FILE = "slices.json"
 STALENESS_FILE = "staleness.json"
+FEATURES_FILE = "features.json"
 SPLITS = ("train", "validation", "test")
 
 

@@ -122,7 +122,8 @@ def _train(p: Any, task: str) -> dict[str, Any]:
 def _evaluate(p: Any, task: str) -> dict[str, Any]:
     e = p.evaluate
     models = [f"{e.model_dir}/{f}" for f in (A.MODEL_FILE, A.BASELINE_FILE, A.TRAIN_REPORT_FILE)]
-    metrics = [f"{e.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE, A.STALENESS_FILE)]
+    files = (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE, A.STALENESS_FILE, A.FEATURES_FILE)
+    metrics = [f"{e.metrics_dir}/{f}" for f in files]
     return {
         "deps": [*models, *_splits(e.input_dir)],
         "params": ["evaluate"],
@@ -133,7 +134,7 @@ def _evaluate(p: Any, task: str) -> dict[str, Any]:
 
 def _gate(p: Any, task: str) -> dict[str, Any]:
     g = p.gate
-    metrics = [f"{g.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE)]
+    metrics = [f"{g.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE, A.FEATURES_FILE)]
     models = [f"{g.model_dir}/{f}" for f in (A.MODEL_FILE, A.TRAIN_REPORT_FILE)]
     # evaluate writes the model card, the gate its champion section: the card is the gate's output (persist: DVC
     # must not delete evaluate's card before the gate runs), and evaluate's params are the gate's too (a card-only

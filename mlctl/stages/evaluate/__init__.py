@@ -13,7 +13,7 @@ from mlctl.core.errors import DataError
 from mlctl.core.progress import NoProgress
 from mlctl.model.features import Feature, to_model_frame
 from mlctl.model.metrics import Scored, bootstrap, compute, score
-from mlctl.stages.evaluate import curves
+from mlctl.stages.evaluate import curves, usefulness
 from mlctl.stages.evaluate.result import EvaluateResult
 from mlctl.stages.evaluate.slices import default_fairness_metric, fairness_gap, slice_metrics
 
@@ -105,6 +105,8 @@ def evaluate_frame(
     n_classes = len(model_scored.classes)
     scoring = importance_scoring(task, model_values, n_classes, model_scored.is_proba)
     importance = curves.permutation_importance(model, X, y, scoring, params.permutation_repeats, seed)
+    metric = usefulness.primary(task, model_values)
+    value = usefulness.feature_value(model, X, y, model_scored, metric, params.bootstrap, seed, CONFIDENCE)
     notes, plots = [], {"feature_importance": importance}
     if task == "classification":
         plots["confusion"] = curves.confusion(model_scored)
@@ -129,6 +131,7 @@ def evaluate_frame(
         fairness=fairness,
         importance=importance,
         importance_scoring=scoring,
+        feature_value=value,
         notes=notes,
         rows_dropped=len(df) - len(labelled),
         plots=plots,
@@ -208,6 +211,7 @@ def run(params: EvaluateParams, common: Common, project: Project, progress: Prog
         write_json(metrics_dir / "intervals.json", intervals_json),
         write_json(metrics_dir / "slices.json", slices_json),
         write_json(metrics_dir / "staleness.json", result.staleness),
+        write_json(metrics_dir / "features.json", result.feature_value),
     ]
     import pandas as pd
 

@@ -163,7 +163,7 @@ def with_champion(card: str, gate: dict[str, Any] | None) -> str:
 
 def render(result: EvaluateResult, info: dict[str, Any], splits: list[dict[str, Any]], params: EvaluateParams) -> str:
     """The model card as Markdown."""
-    from mlctl.stages.evaluate import staleness
+    from mlctl.stages.evaluate import staleness, usefulness
     from mlctl.stages.evaluate.result import generated_at
 
     best = info.get("best") or {}
@@ -200,6 +200,10 @@ def render(result: EvaluateResult, info: dict[str, Any], splits: list[dict[str, 
         "## Fairness",
         "",
         *_fairness(result),
+        "",
+        "## Feature value",
+        "",
+        *usefulness.card(result.feature_value),
         "",
         "## Staleness",
         "",

@@ -24,6 +24,7 @@ class EvaluateResult:
     fairness: dict[str, Any] | None
     importance: list[dict[str, Any]]
     importance_scoring: str
+    feature_value: dict[str, Any] = field(default_factory=dict)  # permutation importance intervals (features.json)
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     rows_dropped: int = 0
