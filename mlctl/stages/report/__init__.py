@@ -176,6 +176,7 @@ def collect(
         "gate": gate,
         "validation": _current_json(project, params.validation_report),
         "monitor": _current_json(project, params.monitor),
+        "features": _current_json(project, params.features),
         "drift": drift.to_dict(),
         "figures": [{**f.to_dict(), "src": f"{image_dir.name}/{f.file.name}"} for f in figs],
         "packages": [p.to_dict() for p in packages],

@@ -152,6 +152,19 @@ def gate_section(gate: dict | None) -> str:
     return f"{verdict}\n\n" + table(["rule", "metric", "value", "limit", "result", "detail"], rows, {4}, {2, 3})
 
 
+def features_section(f: dict) -> str:
+    """Feature value (evaluate): the features whose permutation importance interval includes 0."""
+    useless = f.get("useless") or []
+    if not useless:
+        return f"Every feature's `{f.get('metric')}` importance interval is above 0: none is a candidate to drop.\n"
+    rows = [[f"`{r['feature']}`", r["importance"], r["low"], r["high"]] for r in f["features"] if r.get("useless")]
+    return (
+        f"**{len(useless)} candidate(s) to drop**: shuffling them does not measurably lower `{f.get('metric')}` "
+        f"({f.get('confidence', 0.95):.0%} paired-bootstrap interval includes 0).\n\n"
+        + table(["feature", "importance", "low", "high"], rows, {0}, {1, 2, 3})
+    )
+
+
 def validation_section(v: dict | None, limit: int) -> str:
     if v is None:
         return "_reports/validation.json was not found._\n"
@@ -284,6 +297,8 @@ def render(r: dict, *, image_dir: str, for_comment: bool = False) -> str:
     else:
         out.append("_No params changed._\n")
     out += ["### Gate\n", gate_section(r["gate"])]
+    if r.get("features"):
+        out += ["### Feature value\n", features_section(r["features"])]
     out += ["### Data validation\n", validation_section(r["validation"], limit)]
     out += ["### Training-data drift against the base\n", drift_section(r["drift"], limit)]
     if r.get("monitor"):
