@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "smoke",
     "registry",
     "remote",
+    "score",  # score: the ML Test Score of the project
 ]
 
 
