@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from mlctl.cli import app
 from mlctl.params import parse_params
 from mlctl.stages.score import judge, markdown
-from mlctl.stages.score.context import Context, Workflow, read_workflow
+from mlctl.stages.score.evidence import Context, Workflow, read_workflow
 from mlctl.stages.score.rubric import SECTIONS, TESTS
 
 runner = CliRunner()

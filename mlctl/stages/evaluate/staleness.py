@@ -75,8 +75,7 @@ def curve(
     from sklearn.base import clone
 
     from mlctl.model.features import Feature, to_model_frame
-    from mlctl.model.metrics import metric_value
-    from mlctl.stages.evaluate import score_rows
+    from mlctl.model.metrics import metric_value, score
 
     column, target = params.time_column, info["target"]
     if not column:
@@ -96,6 +95,7 @@ def curve(
     if len(scored_rows) > params.max_rows:
         scored_rows = scored_rows.sample(params.max_rows, random_state=seed)
     features = [Feature(f["name"], f["kind"]) for f in info["features"]]
+    X_scored = to_model_frame(scored_rows, features)
     points: list[dict[str, Any]] = []
     for age in range(1, params.periods + 1):
         window = rows[rows["_period"] >= age].sort_values("_month", kind="stable").tail(params.max_rows)
@@ -109,7 +109,7 @@ def curve(
             points.append({**point, "value": None, "note": "one class in the window"})
             continue
         fitted = clone(model).fit(to_model_frame(window, features), y.to_numpy())
-        _, scored = score_rows(fitted, scored_rows, info)
+        scored = score(fitted, X_scored, scored_rows[target], info["task"], info.get("classes"))
         points.append({**point, "value": metric_value(scored, metric)})
     if not any(p["value"] is not None for p in points):
         return off(f"fewer than {params.min_rows} labelled rows before the newest period (to {_label(newest)})")

@@ -16,7 +16,7 @@ from mlctl.stages.score.rubric import POINTS, SECTIONS, TESTS
 if TYPE_CHECKING:
     from mlctl.core.project import Project
     from mlctl.params import Params
-    from mlctl.stages.score.context import Context
+    from mlctl.stages.score.evidence import Context
 
 
 @dataclass
@@ -56,7 +56,7 @@ def judge(ctx: Context) -> ScoreResult:
 
 def run(params: Params, project: Project) -> ScoreResult:
     """Score the project at ``project`` as it is on disk."""
-    from mlctl.stages.score.context import gather
+    from mlctl.stages.score.evidence import gather
 
     return judge(gather(project, params))
 

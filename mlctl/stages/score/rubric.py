@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlctl.stages.score.context import Context
+    from mlctl.stages.score.evidence import Context
 
 AUTOMATED, MANUAL, MISSING = "automated", "manual", "missing"
 POINTS = {AUTOMATED: 1.0, MANUAL: 0.5, MISSING: 0.0}
