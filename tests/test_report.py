@@ -334,3 +334,20 @@ def test_features_that_add_nothing_are_listed_as_candidates_to_drop():
     text = features_section(features)
     assert "**1 candidate(s) to drop**" in text and "| `count` | 0.001 | -0.01 | 0.012 |" in text and "x1" not in text
     assert "none is a candidate" in features_section({**features, "useless": []})
+
+
+def test_the_ml_test_score_section_lists_what_is_not_automated():
+    from mlctl.stages.report.compose import score_section
+
+    score = {
+        "score": 5.5,
+        "sections": {"Data": 6.0, "Model": 5.5, "Infrastructure": 6.0, "Monitoring": 7.0},
+        "tests": [
+            {"id": "M6", "title": "Slices", "status": "manual", "evidence": "not gated", "next": "set it"},
+            {"id": "M5", "title": "Baseline", "status": "automated", "evidence": "gate", "next": ""},
+        ],
+    }
+    text = score_section(score)
+    assert "Score **5.5**" in text and "| Model | 5.5 |" in text
+    assert "1 of 2 tests not automated" in text and "| M6 | Slices | manual | not gated | set it |" in text
+    assert "M5" not in text

@@ -165,6 +165,16 @@ def features_section(f: dict) -> str:
     )
 
 
+def score_section(s: dict) -> str:
+    """The ML Test Score (`mlctl score`): the sections, and the tests not automated in a closed details block."""
+    head = table(["section", "score"], [[k, v] for k, v in s["sections"].items()], right={1})
+    todo = [t for t in s["tests"] if t["status"] != "automated"]
+    rows = [[t["id"], t["title"], t["status"], t["evidence"], t["next"]] for t in todo]
+    body = table(["test", "title", "status", "evidence", "next"], rows) if rows else "_Every test is automated._\n"
+    summary_line = f"{len(todo)} of {len(s['tests'])} tests not automated (`mlctl score` for the evidence of all)"
+    return f"Score **{s['score']:g}** (the lowest section).\n\n{head}\n" + _details(summary_line, body)
+
+
 def validation_section(v: dict | None, limit: int) -> str:
     if v is None:
         return "_reports/validation.json was not found._\n"
@@ -303,6 +313,8 @@ def render(r: dict, *, image_dir: str, for_comment: bool = False) -> str:
     out += ["### Training-data drift against the base\n", drift_section(r["drift"], limit)]
     if r.get("monitor"):
         out += ["### Monitoring (`mlctl monitor`)\n", monitor_section(r["monitor"], limit)]
+    if r.get("score"):
+        out += ["### ML Test Score\n", score_section(r["score"])]
     out += ["### Plots\n", plots_section(r["figures"], image_dir, for_comment, r.get("artifacts_url"))]
     out += ["### Dependency and performance watch\n", watch_section(r, r["perf_tolerance"], limit)]
     out.extend(f"\n> note: {n}" for n in r.get("notes") or [])
