@@ -128,7 +128,7 @@ def champion_section(gate: dict[str, Any] | None) -> list[str]:
     elif champ is None:
         lines.append("No champion configured (`gate.champion.ref`): the candidate was not compared with a champion.")
     elif champ.get("reason"):
-        lines.append(f"Champion `{champ['ref']}` not compared: {champ['reason']}.")
+        lines.append(f"Champion `{champ['ref']}` not compared: {champ['reason'].rstrip('.')}.")
     else:
         version = f" = `{champ['version']}`" if champ.get("version") else ""
         commit = f" (commit `{champ['commit'][:12]}`)" if champ.get("commit") else ""

@@ -134,18 +134,19 @@ def card(data: dict[str, Any]) -> list[str]:
     if not data.get("enabled"):
         return [f"Not measured: {data.get('reason', 'off')}."]
     values = [p["value"] for p in data["points"] if p["value"] is not None]
-    top = max((abs(v) for v in values), default=1.0) or 1.0
+    low, high = min(values), max(values)
     lines = [
         f"`{data['metric']}` on the newest {data['period_months']}-month period ({data['scored_on']}, "
         f"{data['scored_rows']} rows) of a model trained on data up to k periods earlier (the same configuration, "
         "refitted):",
         "",
         "| age (periods) | age (days) | trained on | rows | " + data["metric"] + " | |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for p in data["points"]:
         value = p["value"]
-        bar = "" if value is None else "█" * max(1, round(20 * abs(value) / top))
+        # from 1 block at the lowest value to 20 at the highest: the shape of the curve
+        bar = "" if value is None else "█" * (1 + round(19 * (value - low) / (high - low or 1.0)))
         shown = p.get("note", "n/a") if value is None else f"{value:.4f}"
         lines.append(
             f"| {p['age_periods']} | {p['age_days']:g} | {p.get('train_from', '')} .. {p.get('train_to', '')} | "
