@@ -90,7 +90,6 @@ def test_every_test_of_the_rubric_once_and_the_score_is_the_lowest_section(tmp_p
         ("M7", {"gate__max_fairness_gap": None}, "automated", "manual"),
         ("M4", {"evaluate__staleness": {}}, "automated", "missing"),
         ("M3", {"train__spaces": {}}, "automated", "manual"),
-        ("D5", {"validate__personal_data": []}, "automated", "manual"),
         ("Mo4", {"monitor__policy": {"staleness": "ignore"}}, "automated", "manual"),
         ("Mo5", {"monitor__policy": {"numerical_health": "ignore"}}, "automated", "manual"),
         ("I7", {"gate__champion": {"ref": "main"}}, "automated", "manual"),
@@ -100,6 +99,15 @@ def test_every_test_of_the_rubric_once_and_the_score_is_the_lowest_section(tmp_p
 def test_the_evidence_changes_when_a_check_is_switched(tmp_path, test_id, changes, before, after):
     assert status(judge(context(tmp_path)), test_id) == before
     assert status(judge(context(tmp_path, **changes)), test_id) == after
+
+
+def test_without_listed_personal_data_the_control_is_the_strict_schema(tmp_path):
+    ctx = context(tmp_path, validate__personal_data=[])
+    d5 = next(t for t in judge(ctx).tests if t.id == "D5")
+    assert d5.status == "automated" and "fails on any column not in data/schema.yaml" in d5.evidence
+    del ctx.stages["validate"]
+    result = judge(ctx)
+    assert status(result, "D5") == status(result, "D4") == "missing"
 
 
 def test_without_continuous_training_monitoring_is_manual(tmp_path):

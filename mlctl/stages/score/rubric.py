@@ -84,10 +84,17 @@ def d3(ctx: Context) -> Verdict:
     return MISSING, "the model's cost is not measured", "run `mlctl bench` in CI; set gate.max_latency_ms"
 
 
+def _new_columns_stop(ctx: Context, found: str) -> Verdict:
+    """No column listed: the control is validate's strict schema (a new column stops the pipeline until reviewed)."""
+    schema = ctx.params.validate_.schema_path
+    what = f"fails on any column not in {schema} (schema skew), so no new column becomes a feature unreviewed; {found}"
+    return _stage(ctx, "validate", what)
+
+
 def d4(ctx: Context) -> Verdict:
     banned = [*ctx.params.validate_.personal_data, *ctx.params.train.forbidden]
     if not banned:
-        return MANUAL, "no personal-data or forbidden columns listed (init found none): review new columns", ""
+        return _new_columns_stop(ctx, "init found no personal-data or forbidden column")
     what = f"refuses the listed columns as features (validate.personal_data, train.forbidden: {', '.join(banned)})"
     return _stage(ctx, "train", what)
 
@@ -95,7 +102,7 @@ def d4(ctx: Context) -> Verdict:
 def d5(ctx: Context) -> Verdict:
     personal = ctx.params.validate_.personal_data
     if not personal:
-        return MANUAL, "no personal data listed (validate.personal_data): nothing to protect was found", ""
+        return _new_columns_stop(ctx, "init found no personal data; the request log holds model inputs only")
     what = f"never feeds {', '.join(personal)} to the model, so serving never logs them (the log holds model inputs)"
     return _stage(ctx, "train", what)
 
