@@ -355,3 +355,15 @@ def test_staleness_is_measured_where_there_is_a_date(project):
     assert params["monitor"]["staleness"] == "metrics/staleness.json"
     assert data["enabled"] and data["max_age_days"] > 0 and len(data["points"]) >= 2, data
     assert f"**Maximum model age: {data['max_age_days']:g} days**" in card
+
+
+@pytest.mark.slow
+def test_the_ml_test_score_of_a_project_made_by_init(project):
+    """--quick tries one configuration per candidate (M3 manual); every other test scores as without it."""
+    _, root, _ = project
+    result = json.loads(run(root, "score", "--json").stdout)
+    by_id = {t["id"]: t for t in result["tests"]}
+    assert by_id["M3"]["status"] == "manual" and "no search" in by_id["M3"]["evidence"]
+    assert by_id["M4"]["status"] == by_id["M6"]["status"] == by_id["Mo4"]["status"] == "automated"
+    sections = result["sections"]
+    assert sections["Model"] + 0.5 >= 6 and all(sections[s] >= 6 for s in ("Data", "Infrastructure", "Monitoring"))
