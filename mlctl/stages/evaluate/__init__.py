@@ -75,6 +75,24 @@ def score_rows(
     return X, score(model, X, labelled[info["target"]], info["task"], labels)
 
 
+FEATURE_VALUE_ROWS, FEATURE_VALUE_RESAMPLES = 5000, 100  # bounds: one shuffle and predict per feature
+
+
+def feature_value(
+    model: Any, X: Any, y: Any, scored: Scored, values: dict[str, float | None], resamples: int, seed: int
+) -> dict[str, Any]:
+    """Permutation importance intervals on at most FEATURE_VALUE_ROWS test rows and FEATURE_VALUE_RESAMPLES."""
+    import numpy as np
+
+    if len(X) > FEATURE_VALUE_ROWS:
+        idx = np.sort(np.random.default_rng(seed).choice(len(X), FEATURE_VALUE_ROWS, replace=False))
+        X, y, scored = X.iloc[idx], y.iloc[idx], scored.take(idx)
+    metric = usefulness.primary(scored.task, values)
+    return usefulness.feature_value(
+        model, X, y, scored, metric, min(resamples, FEATURE_VALUE_RESAMPLES), seed, CONFIDENCE
+    )
+
+
 def evaluate_frame(
     model: Any,
     baseline: Any,
@@ -105,8 +123,7 @@ def evaluate_frame(
     n_classes = len(model_scored.classes)
     scoring = importance_scoring(task, model_values, n_classes, model_scored.is_proba)
     importance = curves.permutation_importance(model, X, y, scoring, params.permutation_repeats, seed)
-    metric = usefulness.primary(task, model_values)
-    value = usefulness.feature_value(model, X, y, model_scored, metric, params.bootstrap, seed, CONFIDENCE)
+    value = feature_value(model, X, y, model_scored, model_values, params.bootstrap, seed)
     notes, plots = [], {"feature_importance": importance}
     if task == "classification":
         plots["confusion"] = curves.confusion(model_scored)
