@@ -124,8 +124,8 @@ def _staleness(dates: list[ColumnRole]) -> list[str]:
     if not dates:
         return ["  # staleness: {time_column: COLUMN}     # no date column found: name one to measure staleness"]
     return [
-        "  staleness:                            # the metric of a model refitted k months back, on the newest month",
-        _with_comment(f"    time_column: {_flow(dates[0].name)}", "a date column: its months are the periods"),
+        "  staleness:                            # the metric of a model refitted k periods back, on the newest period",
+        _with_comment(f"    time_column: {_flow(dates[0].name)}", "a date column: periods of 1-12 months"),
         _with_comment(f"    tolerance: {CHAMPION_TOLERANCE}", "as the gate's champion tolerance"),
     ]
 
