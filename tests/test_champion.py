@@ -137,6 +137,27 @@ def test_a_truly_worse_candidate_is_rejected_on_the_same_rows(repo):
     pair = champ["paired"]["roc_auc"]
     assert pair["high"] < 0 and pair["seed"] == 0
     assert champion_rule(repo)["value"] == pytest.approx(pair["difference"])
+    card = (repo / "reports/model_card.md").read_text()
+    section = card[card.index("## Champion on the same rows") :]
+    assert f"(commit `{champ['commit'][:12]}`)" in section
+    assert f"same {len(test)} test rows (sha256 `{champ['rows_sha256'][:16]}`)" in section
+    cand, chmp = champ["scores"]["candidate"]["roc_auc"], champ["scores"]["champion"]["roc_auc"]
+    assert f"| roc_auc | {cand:.4f} | {chmp:.4f} | {pair['difference']:+.4f} | [{pair['low']:.4f}, " in section
+    assert "Gate: FAILED" in section and card.count("## Champion on the same rows") == 1
+
+
+def test_the_model_card_says_when_no_champion_was_compared(repo):
+    card = (repo / "reports/model_card.md").read_text()
+    assert "Not compared yet: `mlctl gate`" in card  # as evaluate wrote it
+    set_gate(repo, champion={"ref": "no-such-branch"})
+    gate(repo)
+    card = (repo / "reports/model_card.md").read_text()
+    assert "Champion `no-such-branch` not compared: revision 'no-such-branch' does not exist" in card
+    assert "Not compared yet" not in card
+    set_gate(repo)
+    gate(repo)  # the section is replaced, not appended
+    card = (repo / "reports/model_card.md").read_text()
+    assert card.count("## Champion on the same rows") == 1 and "No champion configured" in card
 
 
 def test_a_better_candidate_passes(repo):

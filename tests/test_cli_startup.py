@@ -8,11 +8,13 @@ import sys
 
 import pytest
 import typer
+from conftest import REPO
 from typer.testing import CliRunner
 
 from mlctl.cli import COMMAND_MODULES, COMMANDS, app, build
 
 runner = CliRunner()
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 
 
 def _registered(cli: typer.Typer) -> set[str]:
@@ -47,7 +49,7 @@ def _loaded_after(argv: list[str], cwd) -> set[str]:
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
         "print('LOADED', ' '.join(sorted(sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=ENV).stdout
     return set(out.split("LOADED", 1)[1].split())
 
 
@@ -98,7 +100,7 @@ def test_parameters_read_as_typer_alone_makes_them(argv):
 
 
 def test_shell_completion_sees_every_command(tmp_path):
-    env = {**os.environ, "_MLCTL_COMPLETE": "complete_bash", "COMP_WORDS": "mlctl params ch", "COMP_CWORD": "2"}
+    env = {**ENV, "_MLCTL_COMPLETE": "complete_bash", "COMP_WORDS": "mlctl params ch", "COMP_CWORD": "2"}
     out = subprocess.run([sys.executable, "-m", "mlctl"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert out.stdout.split() == ["check"], out.stdout + out.stderr
     env.update(COMP_WORDS="mlctl ", COMP_CWORD="1")

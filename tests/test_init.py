@@ -339,3 +339,31 @@ def test_the_gate_judges_the_champion_and_the_slices_by_default(project):
     rule = next(r for r in report["rules"] if r["rule"] == "champion")
     assert not rule["skipped"] and rule["passed"] and rule["value"] == 0.0
     assert report["champion"]["ref"] == "main" and report["champion"]["rows"] > 0
+
+
+@pytest.mark.slow
+def test_staleness_is_measured_where_there_is_a_date(project):
+    _, root, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    dates = params["prepare"]["date_columns"]
+    data = json.loads((root / "metrics/staleness.json").read_text())
+    card = (root / "reports/model_card.md").read_text()
+    if not dates:
+        assert "staleness" not in params["evaluate"] and not data["enabled"] and "monitor" not in params
+        return
+    assert params["evaluate"]["staleness"]["time_column"] == dates[0]
+    assert params["monitor"]["staleness"] == "metrics/staleness.json"
+    assert data["enabled"] and data["max_age_days"] > 0 and len(data["points"]) >= 2, data
+    assert f"**Maximum model age: {data['max_age_days']:g} days**" in card
+
+
+@pytest.mark.slow
+def test_the_ml_test_score_of_a_project_made_by_init(project):
+    """--quick tries one configuration per candidate (M3 manual); every other test scores as without it."""
+    _, root, _ = project
+    result = json.loads(run(root, "score", "--json").stdout)
+    by_id = {t["id"]: t for t in result["tests"]}
+    assert by_id["M3"]["status"] == "manual" and "no search" in by_id["M3"]["evidence"]
+    assert by_id["M4"]["status"] == by_id["M6"]["status"] == by_id["Mo4"]["status"] == "automated"
+    sections = result["sections"]
+    assert sections["Model"] + 0.5 >= 6 and all(sections[s] >= 6 for s in ("Data", "Infrastructure", "Monitoring"))

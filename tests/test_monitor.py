@@ -15,7 +15,7 @@ from conftest import make_frame
 from typer.testing import CliRunner
 
 from mlctl.cli import app
-from mlctl.core.errors import DataValidationError, DriftDetected, InputNotFoundError
+from mlctl.core.errors import DataValidationError, DriftDetected, InputNotFoundError, MonitorAlert
 from mlctl.core.project import Project
 from mlctl.model.estimators import build_pipeline
 from mlctl.model.features import infer_features, to_model_frame
@@ -130,7 +130,7 @@ def monitor(root: Path, **kwargs):
     params = load_params(root / "params.yaml")
     try:
         return stage.run(params.monitor, params.common, Project(root), **kwargs).to_dict(), None
-    except DriftDetected as exc:
+    except (DriftDetected, MonitorAlert) as exc:
         return exc.report, exc
 
 
@@ -322,6 +322,22 @@ def test_stale_model_advises_retraining(project):
     assert report["staleness"]["stale"] and 44 < report["staleness"]["age_days"] < 46
 
 
+def test_the_staleness_curve_sets_the_maximum_age(project):
+    """evaluate's curve (metrics/staleness.json) replaces monitor.max_model_age_days when monitor.staleness names it."""
+    root = project(max_model_age_days=1000, staleness="metrics/staleness.json")
+    manifest = json.loads((root / "models" / "model.json").read_text())
+    manifest["created"] = (dt.datetime.now(dt.UTC) - dt.timedelta(days=45)).isoformat()
+    (root / "models" / "model.json").write_text(json.dumps(manifest))
+    write_logs(root, _inputs("classification", 500, 70))
+    report, _ = monitor(root)  # no curve yet: the setting
+    assert not report["staleness"]["stale"] and report["staleness"]["max_age_source"] == "monitor.max_model_age_days"
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics/staleness.json").write_text(json.dumps({"enabled": True, "max_age_days": 30.4}))
+    report, exc = monitor(root)
+    assert report["staleness"]["stale"] and report["staleness"]["max_age_days"] == 30.4
+    assert isinstance(exc, DriftDetected) and any("staleness curve" in r for r in report["reasons"])
+
+
 def test_quality_reuses_the_validate_schema_and_profile(project):
     from mlctl.core.fileio import write_json
     from mlctl.data.schema import infer, save_schema
@@ -339,7 +355,7 @@ def test_quality_reuses_the_validate_schema_and_profile(project):
     assert "signup" in checked["columns_not_checked"] and "target" in checked["columns_not_checked"]
     found = {(f["kind"], f["column"]) for f in checked["value_skew"]}
     assert ("unseen_categories", "colour") in found and {c for _, c in found} == {"colour"}
-    assert any("`mlctl validate` checks" in a for a in report["alerts"])
+    assert any(r.startswith("value skew (`mlctl validate` checks)") for r in report["reasons"])  # retrains
     colour = next(f for f in report["quality"]["features"] if f["feature"] == "colour")
     assert colour["unseen_share"] == pytest.approx(100 / 600)
 
@@ -418,3 +434,66 @@ def test_window_starts_hour_day_and_monday_weeks():
         "2025-01-06 00:00:00",
         None,
     ]
+
+
+# -- monitor.policy: what each finding does to the exit code -----------------------------------
+
+
+def _skewed_logs(root: Path) -> None:
+    logged = write_logs(root, _inputs("classification", 1000, 60))
+    logged.loc[:49, "prediction"] = np.where(logged.loc[:49, "prediction"] == "yes", "no", "yes")
+    logged.loc[50:59, "proba_yes"] = np.nan
+    logged.to_parquet(next((root / "logs").rglob("*.parquet")), index=False)
+
+
+def test_skew_and_numerical_health_alert_by_default_and_follow_the_policy(project):
+    root = project()
+    _skewed_logs(root)
+    report, exc = monitor(root)
+    assert isinstance(exc, MonitorAlert) and exc.exit_code == 9
+    found = {f["check"]: f["action"] for f in report["findings"] if f["found"]}
+    assert found == {"skew": "alert", "numerical_health": "alert"} and report["action"] == "alert"
+    assert not report["retrain_advised"] and [a.split(":")[0] for a in report["alerts"][:2]] == [
+        "training/serving skew",
+        "numerical health",
+    ]
+    result = runner.invoke(app, ["monitor", "-C", str(root), "--json"])
+    assert result.exit_code == 9 and json.loads(result.stdout)["action"] == "alert"
+
+    shutil.rmtree(root)
+    root = project(policy={"skew": "ignore", "numerical_health": "ignore"})
+    _skewed_logs(root)
+    report, exc = monitor(root)
+    assert exc is None and report["action"] == "ok" and len(report["ignored"]) == 2
+    assert not [a for a in report["alerts"] if a.startswith(("training/serving skew", "numerical health"))]
+
+    shutil.rmtree(root)
+    root = project(policy={"skew": "retrain"})
+    _skewed_logs(root)
+    report, exc = monitor(root)  # retraining wins the exit code; the health alert rides along
+    assert isinstance(exc, DriftDetected) and report["action"] == "retrain"
+    assert report["reasons"][0].startswith("training/serving skew") and report["alerts"][0].startswith("numerical")
+
+
+def test_prediction_drift_is_found_when_the_predictions_move_and_only_then(project):
+    """data_drift ignored: the exit code follows the predictions alone, in both directions."""
+    policy = {"data_drift": "ignore"}
+    root = project(policy=policy, drift_share=0.1)
+    write_logs(root, _inputs("classification", 2000, 92))
+    report, exc = monitor(root)
+    assert exc is None and not report["prediction_drift"]["drifted"] and report["action"] == "ok"
+
+    shutil.rmtree(root)
+    root = project(policy=policy, drift_share=0.1)
+    cur = _inputs("classification", 2000, 93)
+    cur["x1"] = cur["x1"] + 2.0  # the strongest feature: most predictions flip to "yes"
+    write_logs(root, cur)
+    report, exc = monitor(root)
+    assert report["prediction_drift"]["drifted"] and isinstance(exc, DriftDetected)
+    assert report["reasons"][0].startswith("prediction drift") and report["ignored"][0].startswith("data drift")
+
+    shutil.rmtree(root)
+    root = project(policy={"data_drift": "ignore", "prediction_drift": "ignore"})
+    write_logs(root, cur)
+    report, exc = monitor(root)
+    assert exc is None and report["prediction_drift"]["drifted"] and report["action"] == "ok"

@@ -317,3 +317,37 @@ def test_the_monitoring_verdict_is_in_the_report_when_monitor_ran():
     text = monitor_section(monitor, limit=10)
     assert "**drift**, retraining advised" in text and "400 current rows" in text
     assert "`x1`" in text and "`x2`" not in text and "data drift in 1/6 features" in text
+
+
+def test_features_that_add_nothing_are_listed_as_candidates_to_drop():
+    from mlctl.stages.report.compose import features_section
+
+    features = {
+        "metric": "roc_auc",
+        "confidence": 0.95,
+        "features": [
+            {"feature": "x1", "importance": 0.2, "low": 0.15, "high": 0.25, "useless": False},
+            {"feature": "count", "importance": 0.001, "low": -0.01, "high": 0.012, "useless": True},
+        ],
+        "useless": ["count"],
+    }
+    text = features_section(features)
+    assert "**1 candidate(s) to drop**" in text and "| `count` | 0.001 | -0.01 | 0.012 |" in text and "x1" not in text
+    assert "none is a candidate" in features_section({**features, "useless": []})
+
+
+def test_the_ml_test_score_section_lists_what_is_not_automated():
+    from mlctl.stages.report.compose import score_section
+
+    score = {
+        "score": 5.5,
+        "sections": {"Data": 6.0, "Model": 5.5, "Infrastructure": 6.0, "Monitoring": 7.0},
+        "tests": [
+            {"id": "M6", "title": "Slices", "status": "manual", "evidence": "not gated", "next": "set it"},
+            {"id": "M5", "title": "Baseline", "status": "automated", "evidence": "gate", "next": ""},
+        ],
+    }
+    text = score_section(score)
+    assert "Score **5.5**" in text and "| Model | 5.5 |" in text
+    assert "1 of 2 tests not automated" in text and "| M6 | Slices | manual | not gated | set it |" in text
+    assert "M5" not in text

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "smoke": ("smoke", "check a running service: readiness, metadata, one real prediction"),
     "registry": ("registry", "register, promote and roll back model versions"),
     "remote": ("remote", "configure DVC remotes (local directory or S3-compatible)"),
+    "score": ("score", "the project's ML Test Score: 28 tests, automated, manual or missing"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

@@ -22,10 +22,12 @@ def monitor(
     project_dir: Path = ProjectOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Compare current data with the reference; exit 7 when retraining is advised.
+    """Compare current data with the reference; exit 7 when retraining is advised, 9 on an alert.
 
-    Writes reports/monitor.{json,md,html}. Exit codes: 0 no drift, 7 drift or
-    decay (retraining advised), 2/3/4/8 failures.
+    Writes reports/monitor.{json,md,html}. monitor.policy says what each check's
+    finding does. Exit codes: 0 nothing to act on, 7 retraining advised (drift,
+    decay, staleness, value skew), 9 alert (skew, data quality, numerical health),
+    2/3/4/8 failures.
     """
     from mlctl.cli.output import RichProgress, print_json
     from mlctl.params import override
@@ -64,10 +66,10 @@ def _show(data: dict) -> None:
     for alert in data["alerts"]:
         warn(alert)
     paths = ", ".join(data.get("outputs", {}).values())
-    if data["verdict"] == "ok" and not data["retrain_advised"]:
-        ok(f"no drift or decay ({data['current']['rows']} rows) → {paths}")
+    if data.get("action", "ok") == "ok":
+        ok(f"nothing to act on ({data['current']['rows']} rows) → {paths}")
     else:
-        out.print(f"verdict: {data['verdict']}; reports → {paths}")
+        out.print(f"verdict: {data['verdict']}, action: {data['action']}; reports → {paths}")
 
 
 def register(app: typer.Typer) -> None:

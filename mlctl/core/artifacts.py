@@ -38,6 +38,8 @@ SEARCH_RESULTS_FILE = "search_results.csv"
 METRICS_FILE = "evaluate.json"
 INTERVALS_FILE = "intervals.json"
 SLICES_FILE = "slices.json"
+STALENESS_FILE = "staleness.json"
+FEATURES_FILE = "features.json"
 SPLITS = ("train", "validation", "test")
 
 

@@ -25,11 +25,13 @@ PLOTS = {
         ("precision_recall.csv", {"x": "recall", "y": "precision"}),
         ("calibration.csv", {"x": "mean_predicted", "y": "fraction_positive"}),
         ("feature_importance.csv", {"template": "bar_horizontal", "x": "importance", "y": "feature"}),
+        ("staleness.csv", {"x": "age_days", "y": "value"}),
     ],
     "regression": [
         ("predicted_vs_actual.csv", {"template": "scatter", "x": "actual", "y": "predicted"}),
         ("residuals.csv", {"template": "scatter", "x": "predicted", "y": "residual"}),
         ("feature_importance.csv", {"template": "bar_horizontal", "x": "importance", "y": "feature"}),
+        ("staleness.csv", {"x": "age_days", "y": "value"}),
     ],
 }
 
@@ -120,21 +122,25 @@ def _train(p: Any, task: str) -> dict[str, Any]:
 def _evaluate(p: Any, task: str) -> dict[str, Any]:
     e = p.evaluate
     models = [f"{e.model_dir}/{f}" for f in (A.MODEL_FILE, A.BASELINE_FILE, A.TRAIN_REPORT_FILE)]
-    metrics = [f"{e.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE)]
+    files = (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE, A.STALENESS_FILE, A.FEATURES_FILE)
+    metrics = [f"{e.metrics_dir}/{f}" for f in files]
     return {
         "deps": [*models, *_splits(e.input_dir)],
         "params": ["evaluate"],
         "metrics": [{m: NOCACHE} for m in metrics],
         "plots": [{f"{e.plots_dir}/{name}": {"cache": False, **spec}} for name, spec in PLOTS[task]],
-        "outs": [{e.model_card: NOCACHE}],
     }
 
 
 def _gate(p: Any, task: str) -> dict[str, Any]:
     g = p.gate
-    metrics = [f"{g.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE)]
+    metrics = [f"{g.metrics_dir}/{f}" for f in (A.METRICS_FILE, A.INTERVALS_FILE, A.SLICES_FILE, A.FEATURES_FILE)]
     models = [f"{g.model_dir}/{f}" for f in (A.MODEL_FILE, A.TRAIN_REPORT_FILE)]
-    return {"deps": [*metrics, *models, g.data], "params": ["gate"], "outs": [{g.report: NOCACHE}]}
+    # evaluate writes the model card, the gate its champion section: the card is the gate's output (persist: DVC
+    # must not delete evaluate's card before the gate runs), and evaluate's params are the gate's too (a card-only
+    # change, e.g. evaluate.intended_use, reruns the gate that completes the card)
+    card = {g.model_card: {**NOCACHE, "persist": True}}
+    return {"deps": [*metrics, *models, g.data], "params": ["gate", "evaluate"], "outs": [{g.report: NOCACHE}, card]}
 
 
 def _export(p: Any, task: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ EXIT_GATE_REJECTED = 5  # the model validation gate rejected the candidate
 EXIT_EXTERNAL = 6  # an external tool or service failed (dvc, git, database, HTTP)
 EXIT_DRIFT = 7  # monitoring found drift or decay: retraining advised
 EXIT_MODEL_INVALID = 8  # a model artifact is corrupt, mismatched or not convertible
+EXIT_ALERT = 9  # monitoring found what a person must look at (skew, data quality, numerical health; monitor.policy)
 
 
 class MlctlError(Exception):
@@ -116,6 +117,17 @@ class DriftDetected(MlctlError):
         self.report = report or {}
 
 
+class MonitorAlert(MlctlError):
+    """Monitoring found a problem retraining would not fix (per monitor.policy): a person must look."""
+
+    exit_code = EXIT_ALERT
+    title = "monitoring alert"
+
+    def __init__(self, message: str, *, report: dict | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.report = report or {}
+
+
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
     EXIT_INTERNAL: "internal error (a bug): rerun with --debug for the traceback",
@@ -126,4 +138,5 @@ EXIT_CODES: dict[int, str] = {
     EXIT_EXTERNAL: "external tool or service failed (dvc, git, database, HTTP)",
     EXIT_DRIFT: "drift or decay detected: retraining advised",
     EXIT_MODEL_INVALID: "model artifact corrupt, mismatched or not convertible",
+    EXIT_ALERT: "monitoring alert: skew, data quality or numerical health (monitor.policy)",
 }

@@ -8,6 +8,17 @@ from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
 
+class StalenessParams(Section):
+    """The staleness curve (ML Test Score M4): the metric of a model refitted k months back, on the newest month."""
+
+    time_column: str | None = None  # a prepare.date_columns column (its _year/_month features); None: off
+    periods: int = Field(default=4, ge=1, le=12)  # ages measured: 1..periods months
+    tolerance: float = Field(default=0.01, ge=0)  # the drop (from the 1-month-old model) that makes a model too old
+    metric: str | None = None  # default: roc_auc (f1 when undefined) / r2
+    max_rows: int = Field(default=5000, ge=50)  # rows per fit and scored rows, at most
+    min_rows: int = Field(default=30, ge=1)  # fewer labelled rows in the newest month or a window: not measured
+
+
 class EvaluateParams(Section):
     """How the candidate and the baseline are scored on the test split."""
 
@@ -23,4 +34,5 @@ class EvaluateParams(Section):
     metrics_dir: str = A.METRICS_DIR
     plots_dir: str = A.PLOTS_DIR
     model_card: str = A.MODEL_CARD
+    staleness: StalenessParams = Field(default_factory=StalenessParams)
     intended_use: str | None = None  # a sentence for the model card; default: derived from task and target

@@ -39,6 +39,8 @@ class GateParams(Section):
     # (0.1: roc_auc 0.8 overall -> every slice >= 0.72); slices under evaluate.min_slice_size are reported, not judged
     slice_max_drop: dict[str, float] = Field(default_factory=dict)
     max_fairness_gap: float | None = Field(default=None, ge=0)
+    # features whose permutation importance interval includes 0 (metrics/features.json) allowed; None: not judged
+    max_useless_features: int | None = Field(default=None, ge=0)
     max_model_mb: float | None = Field(default=None, gt=0)
     max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict, median
     latency_calls: int = Field(default=50, ge=50)  # single-row predict calls timed for the median
@@ -46,3 +48,4 @@ class GateParams(Section):
     metrics_dir: str = A.METRICS_DIR  # where `mlctl evaluate` wrote evaluate.json, intervals.json, slices.json
     model_dir: str = A.MODEL_DIR  # model.skops (size, latency) and train.json (candidate, features)
     data: str = A.TEST_DATA  # rows timed for the latency rule
+    model_card: str = A.MODEL_CARD  # `mlctl evaluate`'s card: the gate writes its champion section

@@ -9,6 +9,21 @@ from pydantic import Field
 from mlctl.core import artifacts as A
 from mlctl.params.base import Section
 
+Action = Literal["retrain", "alert", "ignore"]
+
+
+class MonitorPolicy(Section):
+    """What each finding does to `mlctl monitor`'s exit code: retrain (7), alert (9) or ignore (0)."""
+
+    data_drift: Action = "retrain"
+    prediction_drift: Action = "retrain"
+    decay: Action = "retrain"
+    staleness: Action = "retrain"
+    value_skew: Action = "retrain"  # values outside the training ranges (`mlctl validate`'s profile checks)
+    skew: Action = "alert"  # served predictions differ from the model's: a serving bug
+    data_quality: Action = "alert"  # missing features, inputs the model refuses, schema skew
+    numerical_health: Action = "alert"  # NaN/inf predictions or probabilities
+
 
 class MonitorParams(Section):
     """How current data is compared with the reference, and when to advise retraining."""
@@ -30,7 +45,10 @@ class MonitorParams(Section):
     primary_metric: str | None = None  # default: roc_auc (accuracy without probabilities) / r2
     min_labelled_rows: int = Field(default=30, ge=1)  # fewer labelled rows: decay is not judged
     skew_tolerance: float = Field(default=1e-4, ge=0)  # served vs offline prediction difference allowed
+    policy: MonitorPolicy = Field(default_factory=MonitorPolicy)
     max_model_age_days: float = Field(default=90, gt=0)
+    # evaluate's staleness curve (metrics/staleness.json): its advised maximum age replaces max_model_age_days
+    staleness: str | None = None
     window: Literal["hour", "day", "week"] | None = "day"
     timestamp_column: str = "timestamp"
     min_window_rows: int = Field(default=100, ge=1)  # smaller windows get no drift figure

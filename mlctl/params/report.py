@@ -19,6 +19,7 @@ class ReportParams(Section):
     validation_report: str = A.VALIDATION_REPORT
     train_report: str = f"{A.MODEL_DIR}/{A.TRAIN_REPORT_FILE}"  # packages and data hash recorded at training time
     raw_manifest: str = A.RAW_MANIFEST  # source fingerprints recorded by collect
+    features: str = f"{A.METRICS_DIR}/{A.FEATURES_FILE}"  # feature value (evaluate): candidates to drop are listed
     monitor: str = f"{A.MONITOR_REPORT}.json"  # written by `mlctl monitor` (continuous training): its verdict is shown
     perf: str = A.BENCH_REPORT  # written by `mlctl bench`; the base branch's from git
     perf_tolerance: float = Field(default=0.15, ge=0)  # relative change in timings treated as noise

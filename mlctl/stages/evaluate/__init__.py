@@ -13,7 +13,7 @@ from mlctl.core.errors import DataError
 from mlctl.core.progress import NoProgress
 from mlctl.model.features import Feature, to_model_frame
 from mlctl.model.metrics import Scored, bootstrap, compute, score
-from mlctl.stages.evaluate import curves
+from mlctl.stages.evaluate import curves, usefulness
 from mlctl.stages.evaluate.result import EvaluateResult
 from mlctl.stages.evaluate.slices import default_fairness_metric, fairness_gap, slice_metrics
 
@@ -35,6 +35,7 @@ PLOT_COLUMNS = {
     "predicted_vs_actual": ["actual", "predicted"],
     "residuals": ["predicted", "residual"],
     "feature_importance": ["feature", "importance", "std"],
+    "staleness": ["age_periods", "age_days", "value"],
 }
 
 
@@ -74,6 +75,24 @@ def score_rows(
     return X, score(model, X, labelled[info["target"]], info["task"], labels)
 
 
+FEATURE_VALUE_ROWS, FEATURE_VALUE_RESAMPLES = 5000, 100  # bounds: one shuffle and predict per feature
+
+
+def feature_value(
+    model: Any, X: Any, y: Any, scored: Scored, values: dict[str, float | None], resamples: int, seed: int
+) -> dict[str, Any]:
+    """Permutation importance intervals on at most FEATURE_VALUE_ROWS test rows and FEATURE_VALUE_RESAMPLES."""
+    import numpy as np
+
+    if len(X) > FEATURE_VALUE_ROWS:
+        idx = np.sort(np.random.default_rng(seed).choice(len(X), FEATURE_VALUE_ROWS, replace=False))
+        X, y, scored = X.iloc[idx], y.iloc[idx], scored.take(idx)
+    metric = usefulness.primary(scored.task, values)
+    return usefulness.feature_value(
+        model, X, y, scored, metric, min(resamples, FEATURE_VALUE_RESAMPLES), seed, CONFIDENCE
+    )
+
+
 def evaluate_frame(
     model: Any,
     baseline: Any,
@@ -104,6 +123,7 @@ def evaluate_frame(
     n_classes = len(model_scored.classes)
     scoring = importance_scoring(task, model_values, n_classes, model_scored.is_proba)
     importance = curves.permutation_importance(model, X, y, scoring, params.permutation_repeats, seed)
+    value = feature_value(model, X, y, model_scored, model_values, params.bootstrap, seed)
     notes, plots = [], {"feature_importance": importance}
     if task == "classification":
         plots["confusion"] = curves.confusion(model_scored)
@@ -128,6 +148,7 @@ def evaluate_frame(
         fairness=fairness,
         importance=importance,
         importance_scoring=scoring,
+        feature_value=value,
         notes=notes,
         rows_dropped=len(df) - len(labelled),
         plots=plots,
@@ -156,6 +177,27 @@ def split_path(project: Project, params: EvaluateParams, split: str) -> Any:
     return project.path(f"{params.input_dir}/{split}.parquet", what="split file")
 
 
+def staleness_of(
+    project: Project, params: EvaluateParams, model: Any, info: dict[str, Any], result: EvaluateResult, seed: int
+) -> dict[str, Any]:
+    """The staleness curve over every split `mlctl prepare` wrote (off without a time column)."""
+    import pandas as pd
+
+    from mlctl.core.fileio import read_table
+    from mlctl.stages.evaluate import staleness
+
+    s = params.staleness
+    if not s.time_column:
+        return staleness.off("no time column (evaluate.staleness.time_column)")
+    model_values = result.metrics["model"]
+    metric = s.metric or (
+        "r2" if result.task == "regression" else "roc_auc" if model_values.get("roc_auc") is not None else "f1"
+    )
+    paths = [split_path(project, params, name) for name in ("train", "validation", "test")]
+    frames = [read_table(p) for p in paths if p.exists()]
+    return staleness.curve(model, pd.concat(frames, ignore_index=True), info, s, metric, seed)
+
+
 def run(params: EvaluateParams, common: Common, project: Project, progress: Progress | None = None) -> EvaluateResult:
     """Evaluate the trained model on ``params.split`` and write metrics, plots and the model card."""
     from mlctl.core.errors import InputNotFoundError
@@ -170,6 +212,8 @@ def run(params: EvaluateParams, common: Common, project: Project, progress: Prog
         )
     df = read_table(path)
     result = evaluate_frame(model, baseline, df, info, params, common.seed, progress)
+    result.staleness = staleness_of(project, params, model, info, result, common.seed)
+    result.plots["staleness"] = [p for p in result.staleness["points"] if p["value"] is not None]
     card = model_card.render(result, info, model_card.split_summary(project, params, info), params)
 
     metrics_dir = project.path(params.metrics_dir, what="metrics directory")
@@ -183,6 +227,8 @@ def run(params: EvaluateParams, common: Common, project: Project, progress: Prog
         write_json(metrics_dir / "evaluate.json", evaluate_json),
         write_json(metrics_dir / "intervals.json", intervals_json),
         write_json(metrics_dir / "slices.json", slices_json),
+        write_json(metrics_dir / "staleness.json", result.staleness),
+        write_json(metrics_dir / "features.json", result.feature_value),
     ]
     import pandas as pd
 

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from mlctl.stages.evaluate.result import EvaluateResult
 
 SPLITS = ("train", "validation", "test")
+# the champion section is written by `mlctl gate` (it scores the champion on the candidate's rows) between these
+CHAMPION_START = "<!-- champion: written by `mlctl gate` -->"
+CHAMPION_END = "<!-- /champion -->"
 
 
 def split_summary(project: Project, params: EvaluateParams, info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -116,8 +119,51 @@ def _use_and_limits(result: EvaluateResult, info: dict[str, Any], params: Evalua
     return lines
 
 
+def champion_section(gate: dict[str, Any] | None) -> list[str]:
+    """Both models' scores on the candidate's test rows and the paired interval, from reports/gate.json."""
+    lines = [CHAMPION_START, "## Champion on the same rows", ""]
+    champ = (gate or {}).get("champion")
+    if gate is None:
+        lines.append("Not compared yet: `mlctl gate` scores the champion on these test rows and writes this section.")
+    elif champ is None:
+        lines.append("No champion configured (`gate.champion.ref`): the candidate was not compared with a champion.")
+    elif champ.get("reason"):
+        lines.append(f"Champion `{champ['ref']}` not compared: {champ['reason'].rstrip('.')}.")
+    else:
+        version = f" = `{champ['version']}`" if champ.get("version") else ""
+        commit = f" (commit `{champ['commit'][:12]}`)" if champ.get("commit") else ""
+        lines += [
+            f"- Champion: `{champ['ref']}`{version}{commit}",
+            f"- Scored on the same {champ['rows']} test rows (sha256 `{(champ.get('rows_sha256') or '')[:16]}`)",
+            "",
+            "| metric | candidate | champion | candidate − champion | paired CI |",
+            "|---|---|---|---|---|",
+        ]
+        for metric, pair in champ.get("paired", {}).items():
+            diff = pair.get("difference")
+            ci = f"[{_fmt(pair.get('low'))}, {_fmt(pair.get('high'))}]" if pair.get("low") is not None else "n/a"
+            lines.append(
+                f"| {metric} | {_fmt(pair.get('candidate'))} | {_fmt(pair.get('champion'))} | "
+                f"{'n/a' if diff is None else f'{diff:+.4f}'} | {ci} ({pair.get('confidence', 0.95):.0%}, "
+                f"{pair.get('resamples')} resamples) |"
+            )
+        rules = [r for r in gate.get("rules", []) if r.get("rule") == "champion"]
+        lines += ["", *[f"- Gate: {'passed' if r['passed'] else 'FAILED'}: {r['detail']}" for r in rules]]
+    return [*lines, CHAMPION_END]
+
+
+def with_champion(card: str, gate: dict[str, Any] | None) -> str:
+    """``card`` with its champion section replaced by the one for ``gate`` (appended when it has none)."""
+    section = "\n".join(champion_section(gate))
+    start, end = card.find(CHAMPION_START), card.find(CHAMPION_END)
+    if start < 0 or end < start:
+        return card.rstrip("\n") + "\n\n" + section + "\n"
+    return card[:start] + section + card[end + len(CHAMPION_END) :]
+
+
 def render(result: EvaluateResult, info: dict[str, Any], splits: list[dict[str, Any]], params: EvaluateParams) -> str:
     """The model card as Markdown."""
+    from mlctl.stages.evaluate import staleness, usefulness
     from mlctl.stages.evaluate.result import generated_at
 
     best = info.get("best") or {}
@@ -145,6 +191,8 @@ def render(result: EvaluateResult, info: dict[str, Any], splits: list[dict[str, 
         "",
         *_metrics_table(result),
         "",
+        *champion_section(None),
+        "",
         "## Slices",
         "",
         *_slices(result),
@@ -152,6 +200,14 @@ def render(result: EvaluateResult, info: dict[str, Any], splits: list[dict[str, 
         "## Fairness",
         "",
         *_fairness(result),
+        "",
+        "## Feature value",
+        "",
+        *usefulness.card(result.feature_value),
+        "",
+        "## Staleness",
+        "",
+        *staleness.card(result.staleness or staleness.off("not measured")),
         "",
         "## Intended use and limits",
         "",

@@ -24,9 +24,11 @@ class EvaluateResult:
     fairness: dict[str, Any] | None
     importance: list[dict[str, Any]]
     importance_scoring: str
+    feature_value: dict[str, Any] = field(default_factory=dict)  # permutation importance intervals (features.json)
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     rows_dropped: int = 0
+    staleness: dict[str, Any] | None = None  # the staleness curve (metrics/staleness.json)
     plots: dict[str, list[dict]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

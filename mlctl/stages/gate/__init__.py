@@ -215,6 +215,19 @@ def fairness_rule(params: GateParams, slices: dict[str, Any] | None) -> list[Rul
     return [Rule("fairness", metric, gap, limit, gap <= limit, detail=detail)]
 
 
+def useless_rule(params: GateParams, features: dict[str, Any] | None) -> list[Rule]:
+    """``max_useless_features``: at most that many features whose importance interval includes 0."""
+    limit = params.max_useless_features
+    if limit is None:
+        return []
+    if not features or all(r.get("useless") is None for r in features.get("features", [])):
+        return [_skip("useless_features", None, "no importance intervals (metrics/features.json, evaluate.bootstrap)")]
+    useless = features["useless"]
+    detail = f"{len(useless)} feature(s) whose {features['metric']} importance interval includes 0 <= {limit}"
+    detail += f": {', '.join(useless)}" if useless else ""
+    return [Rule("useless_features", features["metric"], len(useless), limit, len(useless) <= limit, detail=detail)]
+
+
 def decide(
     params: GateParams,
     task: str,
@@ -222,6 +235,7 @@ def decide(
     slices: dict[str, Any] | None,
     champion: Champion | None,
     measured: list[Rule] | None = None,
+    features: dict[str, Any] | None = None,
 ) -> tuple[str, list[Rule]]:
     """The pure core: every rule from params against the evaluated metrics (plus measured size/latency rules)."""
     model, baseline = evaluated.get("model") or {}, evaluated.get("baseline") or {}
@@ -232,7 +246,18 @@ def decide(
     rules += slice_rules(params, task, slices)
     rules += slice_drop_rules(params, task, model, slices)
     rules += fairness_rule(params, slices)
+    rules += useless_rule(params, features)
     return primary, [*rules, *(measured or [])]
+
+
+def _card_champion(project: Project, card: str, report: dict[str, Any]) -> None:
+    """Write the champion comparison into the model card `mlctl evaluate` wrote (no card: nothing to do)."""
+    from mlctl.core.fileio import write_text
+    from mlctl.stages.evaluate.model_card import with_champion
+
+    path = project.path(card, what="model card")
+    if path.exists():
+        write_text(path, with_champion(path.read_text(encoding="utf-8"), report))
 
 
 def run(params: GateParams, common: Common, project: Project, progress: Progress | None = None) -> GateResult:
@@ -270,7 +295,9 @@ def run(params: GateParams, common: Common, project: Project, progress: Progress
     measured = size_rule(params, model_dir / "model.skops")
     if params.max_latency_ms is not None:
         measured += latency_rule(params, project, model_dir, info, progress)
-    primary, rules = decide(params, common.task, evaluated, slices, champion, measured)
+    features_file = metrics_dir / "features.json"
+    features = read_json(features_file) if features_file.exists() else None
+    primary, rules = decide(params, common.task, evaluated, slices, champion, measured, features)
 
     failed = [f"{r.rule}:{r.metric}" if r.metric else r.rule for r in rules if not r.passed and not r.skipped]
     report_path = project.path(params.report, what="gate report")
@@ -285,6 +312,7 @@ def run(params: GateParams, common: Common, project: Project, progress: Progress
         champion=champion.to_dict() if champion is not None else None,
     )
     write_json(report_path, result.to_dict())  # before raising: the report exists either way
+    _card_champion(project, params.model_card, result.to_dict())
     if failed:
         raise GateRejectedError(
             f"{len(failed)} of {len(rules)} rule(s) failed: {', '.join(failed)}",

@@ -119,6 +119,17 @@ def slices(roles: list[ColumnRole]) -> list[str]:
     return chosen[:MAX_SLICES]
 
 
+def _staleness(dates: list[ColumnRole]) -> list[str]:
+    """evaluate.staleness on the first date column: the metric against model age, in months."""
+    if not dates:
+        return ["  # staleness: {time_column: COLUMN}     # no date column found: name one to measure staleness"]
+    return [
+        "  staleness:                            # the metric of a model refitted k periods back, on the newest period",
+        _with_comment(f"    time_column: {_flow(dates[0].name)}", "a date column: periods of 1-12 months"),
+        _with_comment(f"    tolerance: {CHAMPION_TOLERANCE}", "as the gate's champion tolerance"),
+    ]
+
+
 def render(
     *,
     target_name: str,
@@ -226,6 +237,7 @@ def render(
             ]
         ),
         *(["  bootstrap: 20                         # --quick: few resamples", "  permutation_repeats: 1"] * quick),
+        *_staleness(dates),
         "",
         "gate:",
         "  thresholds:",
@@ -246,6 +258,14 @@ def render(
     drops, drop_why = slice_gate(target)
     if slices(roles):
         lines.append(_with_comment(f"  slice_max_drop: {_flow(drops)}", drop_why))
+    if dates:
+        lines += [
+            "",
+            "monitor:",
+            _with_comment(
+                "  staleness: metrics/staleness.json", "the maximum model age: where evaluate's staleness curve drops"
+            ),
+        ]
     lines += [
         "",
         "export:",

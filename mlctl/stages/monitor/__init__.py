@@ -4,8 +4,9 @@ Reads the current data in chunks (any size), tests every feature for drift,
 the predictions for drift, the labelled rows for performance decay, the
 served predictions for training/serving skew, the inputs for quality, and the
 model for staleness and numerical health, overall and per time window. Writes
-reports/monitor.{json,md,html}, then raises DriftDetected (exit 7) when
-retraining is advised, so CI and schedulers can act on the exit code.
+reports/monitor.{json,md,html}, then acts on ``monitor.policy``: DriftDetected
+(exit 7) when a finding asks for retraining, MonitorAlert (exit 9) when one asks
+for a person, so CI and schedulers can act on the exit code.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlctl.core.errors import DataError, DataValidationError, DriftDetected, InputNotFoundError
+from mlctl.core.errors import DataError, DataValidationError, DriftDetected, InputNotFoundError, MonitorAlert
 from mlctl.core.progress import NoProgress, Progress
 
 if TYPE_CHECKING:
@@ -65,12 +66,20 @@ def run(
     from mlctl.stages.monitor.results import write_reports
 
     result.outputs = write_reports(result.report, result.extras, params, project)
+    where = project.rel(project.path(params.report_json))
     if result.retrain_advised:
         raise DriftDetected(
             f"verdict {result.verdict!r}: " + "; ".join(result.report["reasons"]),
             report=result.to_dict(),
-            where=project.rel(project.path(params.report_json)),
+            where=where,
             hint="retrain on recent labelled data: `mlctl retrain --data FILE --trigger drift`",
+        )
+    if result.report["action"] == "alert":
+        raise MonitorAlert(
+            "; ".join(result.report["alerts"]),
+            report=result.to_dict(),
+            where=where,
+            hint="a person must look (retraining would not fix it); monitor.policy sets what each check does",
         )
     return result
 
@@ -89,6 +98,7 @@ def analyse(
     from mlctl.core.fileio import read_json, read_table
     from mlctl.onnxmodel.runtime import OnnxModel
     from mlctl.stages.monitor import analysis as an
+    from mlctl.stages.monitor import policy
     from mlctl.stages.monitor.accumulate import Accumulator
     from mlctl.stages.monitor.current import columns_of, iter_chunks, load_labels, open_source
     from mlctl.stages.monitor.reference import build_reference, features_of
@@ -159,11 +169,8 @@ def analyse(
     pred_drift = an.prediction_drift(acc, th)
     report = _report(params, project, source, model, acc, drift, pred_drift, evaluation, missing, columns, target)
     if schema is not None:
-        checked = an.schema_validation(acc, schema, profile, vparams)
-        report["quality"]["schema"] = checked
-        if checked is not None and not checked["valid"]:
-            kinds = sorted({f"{f['kind']} {f['column']!r}" for f in checked["schema_skew"] + checked["value_skew"]})
-            report["alerts"].append(f"data quality (`mlctl validate` checks): {', '.join(kinds[:5])}")
+        report["quality"]["schema"] = an.schema_validation(acc, schema, profile, vparams)
+    policy.apply(report, params.policy, report.pop("notes"))
     progress.done()
     return MonitorResult(report, extras={"reference": ref, "accumulator": acc})
 
@@ -175,22 +182,11 @@ def _report(params, project, source, model, acc, drift, pred_drift, evaluation, 
     extra = [c for c in columns if c not in known and not c.startswith("proba_")]
     summary = an.summary(drift, params)
     perf = an.performance(acc, params, evaluation)
-    stale = an.staleness(model.manifest, params.max_model_age_days)
+    max_days, age_source = max_age(params, project)
+    stale = {**an.staleness(model.manifest, max_days), "max_age_source": age_source}
     skew = an.skew(acc, params)
     quality = an.quality(acc, missing, extra)
     health = {k: int(v) for k, v in acc.health.items()}
-    reasons, alerts = [], []
-    if perf.get("decay"):
-        reasons.append(
-            f"performance decay: {perf['primary_metric']} {perf['current']:.4g} vs {perf['reference']:.4g} evaluated"
-        )
-    if summary["dataset_drift"]:
-        drifted = [r.feature for r in drift if r.drifted]
-        reasons.append(f"data drift in {len(drifted)}/{len(drift)} features: {', '.join(drifted)}")
-    if pred_drift is not None and pred_drift.drifted:
-        reasons.append("prediction drift")
-    if stale["stale"]:
-        reasons.append(f"model is {stale['age_days']:.0f} days old (> {params.max_model_age_days:g})")
     verdict = (
         "decay"
         if perf.get("decay")
@@ -198,27 +194,14 @@ def _report(params, project, source, model, acc, drift, pred_drift, evaluation, 
         if summary["dataset_drift"] or (pred_drift is not None and pred_drift.drifted)
         else "ok"
     )
+    notes = []  # informational: never an exit code
     if not summary["dataset_drift"] and summary["features_drifted"]:
-        alerts.append(f"{summary['features_drifted']} feature(s) drifted, below the dataset drift share")
-    if missing:
-        alerts.append(f"schema skew: feature(s) missing from the current data: {', '.join(missing)}")
-    if skew.get("skew"):
-        alerts.append(
-            f"training/serving skew: {skew['disagreement_share']:.2%} disagreements, "
-            f"max diff {skew['max_abs_diff']:.3g}"
-        )
-    bad_health = {k: v for k, v in health.items() if v and k != "missing_predictions"}
-    if bad_health:
-        alerts.append(f"numerical health: {bad_health}")
-    if quality["invalid_rows"]:
-        alerts.append(f"data quality: {quality['invalid_rows']} row(s) fail the model's input schema")
+        notes.append(f"{summary['features_drifted']} feature(s) drifted, below the dataset drift share")
     if source.other_versions:
-        alerts.append(f"rows of other model versions not analysed: {dict(source.other_versions)}")
+        notes.append(f"rows of other model versions not analysed: {dict(source.other_versions)}")
     return {
         "verdict": verdict,
-        "retrain_advised": verdict != "ok" or stale["stale"],
-        "reasons": reasons,
-        "alerts": alerts,
+        "notes": notes,  # the policy (mlctl.stages.monitor.policy) sets action, reasons, alerts, retrain_advised
         "model": {"name": model.name, "version": model.version, "task": model.task},
         "current": {
             "path": project.rel(source.path),
@@ -248,6 +231,18 @@ def _report(params, project, source, model, acc, drift, pred_drift, evaluation, 
             "decay_tolerance": params.decay_tolerance,
         },
     }
+
+
+def max_age(params: MonitorParams, project: Project) -> tuple[float, str]:
+    """The maximum model age in days and where it comes from: evaluate's staleness curve, else the setting."""
+    from mlctl.core.fileio import read_json
+
+    if params.staleness:
+        path = project.path(params.staleness, what="monitor.staleness")
+        curve = read_json(path) if path.exists() else {}
+        if curve.get("max_age_days"):
+            return float(curve["max_age_days"]), f"staleness curve {params.staleness}"
+    return params.max_model_age_days, "monitor.max_model_age_days"
 
 
 def _schema(project: Project, validate: ValidateParams | None):

@@ -176,6 +176,8 @@ def collect(
         "gate": gate,
         "validation": _current_json(project, params.validation_report),
         "monitor": _current_json(project, params.monitor),
+        "features": _current_json(project, params.features),
+        "score": _score(project),
         "drift": drift.to_dict(),
         "figures": [{**f.to_dict(), "src": f"{image_dir.name}/{f.file.name}"} for f in figs],
         "packages": [p.to_dict() for p in packages],
@@ -184,6 +186,18 @@ def collect(
         "artifacts_url": None,  # set by run() from the environment it was given
         "notes": notes,
     }
+
+
+def _score(project: Project) -> dict[str, Any] | None:
+    """The project's ML Test Score (`mlctl score`), or None when params.yaml cannot be read."""
+    from mlctl.core.errors import MlctlError
+    from mlctl.params import load_params
+    from mlctl.stages.score import run as score
+
+    try:
+        return score(load_params(project.params_path), project).to_dict()
+    except MlctlError:
+        return None
 
 
 def _safe_yaml(text: str | None) -> Any:

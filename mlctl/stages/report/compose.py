@@ -152,6 +152,29 @@ def gate_section(gate: dict | None) -> str:
     return f"{verdict}\n\n" + table(["rule", "metric", "value", "limit", "result", "detail"], rows, {4}, {2, 3})
 
 
+def features_section(f: dict) -> str:
+    """Feature value (evaluate): the features whose permutation importance interval includes 0."""
+    useless = f.get("useless") or []
+    if not useless:
+        return f"Every feature's `{f.get('metric')}` importance interval is above 0: none is a candidate to drop.\n"
+    rows = [[f"`{r['feature']}`", r["importance"], r["low"], r["high"]] for r in f["features"] if r.get("useless")]
+    return (
+        f"**{len(useless)} candidate(s) to drop**: shuffling them does not measurably lower `{f.get('metric')}` "
+        f"({f.get('confidence', 0.95):.0%} paired-bootstrap interval includes 0).\n\n"
+        + table(["feature", "importance", "low", "high"], rows, {0}, {1, 2, 3})
+    )
+
+
+def score_section(s: dict) -> str:
+    """The ML Test Score (`mlctl score`): the sections, and the tests not automated in a closed details block."""
+    head = table(["section", "score"], [[k, v] for k, v in s["sections"].items()], right={1})
+    todo = [t for t in s["tests"] if t["status"] != "automated"]
+    rows = [[t["id"], t["title"], t["status"], t["evidence"], t["next"]] for t in todo]
+    body = table(["test", "title", "status", "evidence", "next"], rows) if rows else "_Every test is automated._\n"
+    summary_line = f"{len(todo)} of {len(s['tests'])} tests not automated (`mlctl score` for the evidence of all)"
+    return f"Score **{s['score']:g}** (the lowest section).\n\n{head}\n" + _details(summary_line, body)
+
+
 def validation_section(v: dict | None, limit: int) -> str:
     if v is None:
         return "_reports/validation.json was not found._\n"
@@ -284,10 +307,14 @@ def render(r: dict, *, image_dir: str, for_comment: bool = False) -> str:
     else:
         out.append("_No params changed._\n")
     out += ["### Gate\n", gate_section(r["gate"])]
+    if r.get("features"):
+        out += ["### Feature value\n", features_section(r["features"])]
     out += ["### Data validation\n", validation_section(r["validation"], limit)]
     out += ["### Training-data drift against the base\n", drift_section(r["drift"], limit)]
     if r.get("monitor"):
         out += ["### Monitoring (`mlctl monitor`)\n", monitor_section(r["monitor"], limit)]
+    if r.get("score"):
+        out += ["### ML Test Score\n", score_section(r["score"])]
     out += ["### Plots\n", plots_section(r["figures"], image_dir, for_comment, r.get("artifacts_url"))]
     out += ["### Dependency and performance watch\n", watch_section(r, r["perf_tolerance"], limit)]
     out.extend(f"\n> note: {n}" for n in r.get("notes") or [])

@@ -140,6 +140,7 @@ SPECS = {
     "feature_importance": ("Permutation feature importance", ("feature", "importance")),
     "predicted_vs_actual": ("Predicted vs actual", ("actual", "predicted")),
     "residuals": ("Residuals", ("predicted", "residual")),
+    "staleness": ("Staleness: the metric against model age (days)", ("age_days", "value")),
 }
 
 
@@ -172,6 +173,8 @@ def draw(name: str, this: pd.DataFrame, base: pd.DataFrame | None) -> bytes:
             _curve(ax, this, base, "mean_predicted", "fraction_positive", diagonal=True, area=False)
         elif name == "feature_importance":
             _importance(ax, this, base)
+        elif name == "staleness":
+            _curve(ax, this, base, "age_days", "value", diagonal=False, area=False)
         else:
             _scatter(ax, this, base, *cols)
         ax.set_title(title, fontsize=10)
