@@ -215,6 +215,29 @@ def fairness_rule(params: GateParams, slices: dict[str, Any] | None) -> list[Rul
     return [Rule("fairness", metric, gap, limit, gap <= limit, detail=detail)]
 
 
+def replay_rules(params: GateParams, project: Project) -> list[Rule]:
+    """``replay``: the limits of `gate.replay` on reports/replay.json, when `mlctl replay` wrote one."""
+    from mlctl.core.fileio import read_json
+    from mlctl.stages.replay.breaches import judge
+
+    limits = params.replay
+    wanted = [
+        m
+        for m, v in (
+            ("disagreement", limits.max_disagreement),
+            ("new_rejects", limits.max_new_rejects),
+            ("latency_ratio", limits.max_latency_ratio),
+        )
+        if v is not None
+    ]
+    path = project.path(limits.report, what="gate.replay.report")
+    if not path.exists():
+        why = f"no replay report ({project.rel(path)}): run `mlctl replay` on a request log"
+        return [_skip("replay", m, why) for m in wanted]
+    checks = judge(read_json(path), limits)
+    return [Rule("replay", c["metric"], c["value"], c["limit"], c["passed"], c["skipped"], c["detail"]) for c in checks]
+
+
 def decide(
     params: GateParams,
     task: str,
@@ -270,6 +293,7 @@ def run(params: GateParams, common: Common, project: Project, progress: Progress
     measured = size_rule(params, model_dir / "model.skops")
     if params.max_latency_ms is not None:
         measured += latency_rule(params, project, model_dir, info, progress)
+    measured += replay_rules(params, project)
     primary, rules = decide(params, common.task, evaluated, slices, champion, measured)
 
     failed = [f"{r.rule}:{r.metric}" if r.metric else r.rule for r in rules if not r.passed and not r.skipped]

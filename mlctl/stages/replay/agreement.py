@@ -1,0 +1,205 @@
+"""The candidate's answers on logged rows against the champion's: agreement, slices, shift, rejects, latency.
+
+Pure work over arrays: ``score`` runs the candidate over the logged inputs in chunks (validation as
+`mlctl predict` and `mlctl serve` do it, mlctl.onnxmodel.runtime), the other functions compare.
+The score shift uses the drift statistics of `mlctl monitor` (mlctl.data.drift) with the champion's
+answers as the reference.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlctl.data import drift
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from mlctl.onnxmodel.runtime import OnnxModel
+
+MISSING = "(missing)"
+SAMPLE = 50_000  # values per side kept for the two-sample tests (PSI uses every row)
+
+
+@dataclass
+class Answers:
+    """The candidate's answers on every logged row (rejected rows: ok False, label None, NaN scores)."""
+
+    ok: np.ndarray
+    reasons: dict[int, list[str]]
+    labels: np.ndarray  # object (classification) or float64
+    probabilities: np.ndarray | None  # (n, k), NaN where rejected
+    seconds: float  # wall time of validation + scoring
+
+
+def columns_of(table: pa.Table, model: OnnxModel, start: int, stop: int) -> dict[str, Any]:
+    """The candidate's input columns for rows [start, stop) as numpy arrays (nulls: NaN / None)."""
+    import pyarrow as pa
+
+    part = table.slice(start, stop - start)
+    out = {}
+    for spec in model.inputs:
+        col = part[spec.name]
+        if spec.kind == "numeric":
+            if not pa.types.is_floating(col.type) and not pa.types.is_integer(col.type):
+                col = col.cast(pa.float64(), safe=False) if not pa.types.is_string(col.type) else col
+            out[spec.name] = col.to_numpy(zero_copy_only=False)
+        else:
+            out[spec.name] = col.to_numpy(zero_copy_only=False)
+    return out
+
+
+def score(table: pa.Table, model: OnnxModel, chunk_rows: int, unknown: str) -> Answers:
+    """Validate and score every row in chunks of ``chunk_rows``."""
+    n = table.num_rows
+    ok = np.zeros(n, dtype=bool)
+    reasons: dict[int, list[str]] = {}
+    classification = model.task == "classification"
+    labels = np.empty(n, dtype=object) if classification else np.full(n, np.nan)
+    k = len(model.classes or []) if classification else 0
+    probabilities = None
+    began = time.perf_counter()
+    for start in range(0, n, chunk_rows):
+        stop = min(n, start + chunk_rows)
+        checked = model.check_columns(columns_of(table, model, start, stop), stop - start, unknown=unknown)
+        ok[start:stop] = checked.ok
+        for i, why in checked.reasons.items():
+            reasons[start + i] = why
+        if not checked.ok.any():
+            continue
+        pred = model.predict_checked(checked)
+        rows = start + np.flatnonzero(checked.ok)
+        labels[rows] = pred.labels if classification else np.asarray(pred.labels, dtype=np.float64)
+        if pred.probabilities is not None and k:
+            if probabilities is None:
+                probabilities = np.full((n, k), np.nan)
+            probabilities[rows] = pred.probabilities
+    return Answers(ok, reasons, labels, probabilities, time.perf_counter() - began)
+
+
+def champion_scores(table: pa.Table, class_keys: list[str] | None) -> np.ndarray | None:
+    """The champion's logged class probabilities in the candidate's class order (None when not all logged)."""
+    if not class_keys or any(f"proba_{c}" not in table.column_names for c in class_keys):
+        return None
+    cols = [table[f"proba_{c}"].to_numpy(zero_copy_only=False).astype(np.float64) for c in class_keys]
+    return np.column_stack(cols)
+
+
+def differences(task: str, champion: np.ndarray, answers: Answers, champ_proba, tolerance: float):
+    """Per row: disagrees (bool, only rows the candidate answered) and the size of the difference."""
+    ok = answers.ok
+    if task == "regression":
+        champ = champion.astype(np.float64)
+        gap = np.abs(answers.labels - champ)
+        gap[~ok] = np.nan
+        return ok & (gap > tolerance), gap
+    cand = np.array([str(v) for v in answers.labels], dtype=object)
+    champ = np.array([str(v) for v in champion], dtype=object)
+    disagrees = ok & (cand != champ)
+    if champ_proba is not None and answers.probabilities is not None:
+        gap = np.nanmax(np.abs(answers.probabilities - champ_proba), axis=1, initial=0.0)
+    else:
+        gap = disagrees.astype(np.float64)
+    gap = np.where(ok, gap, np.nan)
+    return disagrees, gap
+
+
+def slice_keys(values: np.ndarray, numeric: bool) -> np.ndarray:
+    """A group label per row: the value (categorical) or its quartile interval (numeric)."""
+    if not numeric:
+        return np.array([MISSING if v is None or v != v else str(v) for v in values], dtype=object)
+    x = values.astype(np.float64)
+    edges = drift.bin_edges(x, 4)
+    codes = drift.numeric_codes(x, edges)
+    bounds = [-np.inf, *edges.tolist(), np.inf]
+    names = [f"({bounds[i]:.4g}, {bounds[i + 1]:.4g}]" for i in range(len(bounds) - 1)] + [MISSING]
+    return np.array(names, dtype=object)[codes]
+
+
+def by_slice(keys: np.ndarray, answered: np.ndarray, disagrees: np.ndarray, limit: int) -> list[dict[str, Any]]:
+    """Rows, answered rows and the disagreement share per group, largest groups first."""
+    uniq, inverse = np.unique(keys.astype(str), return_inverse=True)
+    rows = np.bincount(inverse, minlength=len(uniq))
+    compared = np.bincount(inverse, weights=answered, minlength=len(uniq)).astype(int)
+    differ = np.bincount(inverse, weights=disagrees, minlength=len(uniq)).astype(int)
+    order = np.argsort(-rows, kind="stable")[:limit]
+    return [
+        {
+            "value": str(uniq[i]),
+            "rows": int(rows[i]),
+            "compared": int(compared[i]),
+            "disagreements": int(differ[i]),
+            "disagreement": (differ[i] / compared[i]) if compared[i] else None,
+        }
+        for i in order
+    ]
+
+
+def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return values if len(values) <= SAMPLE else rng.choice(values, SAMPLE, replace=False)
+
+
+def numeric_shift(name: str, champ: np.ndarray, cand: np.ndarray, bins: int, th: drift.Thresholds, seed: int):
+    """The drift of the candidate's scores from the champion's, as `mlctl monitor` measures a feature."""
+    rng = np.random.default_rng(seed)
+    ordered = np.sort(champ[np.isfinite(champ)])
+    edges = drift.bin_edges(champ, bins, ordered=ordered)
+    size = len(edges) + 2
+    ref_counts = np.bincount(drift.numeric_codes(champ, edges), minlength=size)
+    cur_counts = np.bincount(drift.numeric_codes(cand, edges), minlength=size)
+    return drift.numeric_drift(name, _sample(champ, rng), _sample(cand, rng), ref_counts, cur_counts, th)
+
+
+def label_shift(champ: np.ndarray, cand: np.ndarray, th: drift.Thresholds):
+    """The drift of the candidate's predicted labels from the champion's."""
+    champ_s = np.array([str(v) for v in champ], dtype=object)
+    cand_s = np.array([str(v) for v in cand], dtype=object)
+    levels = sorted(set(champ_s.tolist()) | set(cand_s.tolist()))
+    index = {v: i for i, v in enumerate(levels)}
+    ref = np.bincount([index[v] for v in champ_s], minlength=len(levels))
+    cur = np.bincount([index[v] for v in cand_s], minlength=len(levels))
+    result = drift.categorical_drift("prediction", ref, cur, th)
+    total_ref, total_cur = max(int(ref.sum()), 1), max(int(cur.sum()), 1)
+    shares = {v: {"champion": ref[i] / total_ref, "candidate": cur[i] / total_cur} for v, i in index.items()}
+    return result, shares
+
+
+def time_rows(model: OnnxModel, table: pa.Table, calls: int, unknown: str) -> dict[str, float] | None:
+    """Single-row ``run`` times in ms over the rows of ``table`` that ``model`` accepts (3 warm-up calls)."""
+    checked = model.check_columns(columns_of(table, model, 0, table.num_rows), table.num_rows, unknown=unknown)
+    feeds = {k: v[checked.ok] for k, v in checked.feeds.items()}
+    n = int(checked.ok.sum())
+    if n == 0:
+        return None
+    rows = [{k: v[i : i + 1] for k, v in feeds.items()} for i in range(min(n, calls))]
+    for i in range(3):
+        model.run(rows[i % len(rows)])
+    times = []
+    for i in range(calls):
+        row = rows[i % len(rows)]
+        start = time.perf_counter()
+        model.run(row)
+        times.append((time.perf_counter() - start) * 1000)
+    return distribution(np.array(times))
+
+
+def distribution(ms: np.ndarray) -> dict[str, float]:
+    """Median, mean and tail percentiles of latencies in ms."""
+    ms = ms[np.isfinite(ms)]
+    if ms.size == 0:
+        return {}
+    p = np.percentile(ms, [50, 90, 95, 99])
+    return {
+        "calls": int(ms.size),
+        "median_ms": float(statistics.median(ms.tolist())),
+        "mean_ms": float(ms.mean()),
+        "p90_ms": float(p[1]),
+        "p95_ms": float(p[2]),
+        "p99_ms": float(p[3]),
+        "max_ms": float(ms.max()),
+    }
