@@ -40,6 +40,7 @@ class Shadow:
         self.max_rows = max_rows
         self.outcomes: Counter = Counter()  # scored | rejected | error | dropped
         self.seconds = 0.0  # time spent scoring
+        self.failures = 0  # failed shadow calls (warned about sparingly)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log: Any = None
@@ -111,8 +112,10 @@ class Shadow:
             feeds = to_feeds(served.plan, parts)
             pred = served.model.run(feeds)
         except Exception as exc:
+            if not self.outcomes["error"] or self.failures % 1000 == 0:  # the first, then one in a thousand
+                log.warning("shadow model %s failed on %d request(s): %r", served.version, len(parts), exc)
+            self.failures += 1
             self.outcomes["error"] += len(parts)
-            log.warning("shadow model %s failed on %d request(s): %r", served.version, len(parts), exc)
             return
         self.seconds += time.perf_counter() - began
         self.outcomes["scored"] += len(parts)
