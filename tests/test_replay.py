@@ -65,7 +65,22 @@ def logged(tmp_path_factory):
     lb = b.predict_checked(b.check_records(recs, unknown="missing")).labels
     differ = {f"req-{i}" for i in np.flatnonzero(np.array([str(x) for x in la]) != np.array([str(x) for x in lb]))}
     assert 0 < len(differ) < ROWS  # the two models differ on some rows, not all
-    return {"tmp": tmp, "log": log, "project": project, "champion": champion, "candidate": candidate, "differ": differ}
+    labels = pd.DataFrame({"request_id": [f"req-{i}" for i in range(0, ROWS, 2)], "target": df["target"].iloc[::2]})
+    labels.to_csv(tmp / "labels.csv", index=False)  # half of the requests got their label later
+    truth = {f"req-{i}": str(df["target"].iloc[i]) for i in range(0, ROWS, 2)}
+    accuracy = {
+        who: float(np.mean([str(lab[int(k[4:])]) == t for k, t in truth.items()]))
+        for who, lab in (("a", la), ("b", lb))
+    }
+    return {
+        "tmp": tmp,
+        "accuracy": accuracy,
+        "log": log,
+        "project": project,
+        "champion": champion,
+        "candidate": candidate,
+        "differ": differ,
+    }
 
 
 def test_replay_finds_exactly_the_rows_the_models_differ_on(logged):
@@ -97,10 +112,28 @@ def test_replay_finds_exactly_the_rows_the_models_differ_on(logged):
     assert [s["column"] for s in report["slices"]] == ["colour", "region"]
     for s in report["slices"]:  # every row in one group: the groups add up to the whole
         assert sum(g["disagreements"] for g in s["groups"]) == len(logged["differ"])
+    labelled = mlctl(
+        project,
+        "replay",
+        str(logged["log"]),
+        "--model",
+        str(cand["model"]),
+        "--labels",
+        str(logged["tmp"] / "labels.csv"),
+        "--json",
+    )
+    labels = json.loads(labelled.stdout)["labels"]
+    assert labels["labelled_rows"] == ROWS // 2
+    assert labels["champion"]["accuracy"] == pytest.approx(logged["accuracy"]["a"])
+    assert labels["candidate"]["accuracy"] == pytest.approx(logged["accuracy"]["b"])
     for name in ("replay.json", "replay.md", "replay.html"):
         assert (project / "reports" / name).stat().st_size > 0
     md = (project / "reports" / "replay.md").read_text()
     assert "Largest disagreements" in md
+    from mlctl.stages.report.compose import replay_section
+
+    quoted = replay_section(md)  # as the pull-request report shows it
+    assert quoted.startswith("**Replay: passed**") and "#### Largest disagreements" in quoted
 
 
 def test_a_breached_limit_exits_5_and_the_gate_rule_reads_the_report(logged):
@@ -157,3 +190,45 @@ def test_bad_inputs_are_clear_errors_with_documented_codes(logged, tmp_path):
     # a glob matching nothing: exit 3
     done = mlctl(project, "replay", str(tmp_path / "nothing" / "*.parquet"), "--model", str(cand["model"]))
     assert done.returncode == 3
+
+
+def test_time_windows_and_a_stale_report_for_the_gate(logged, tmp_path):
+    from mlctl.core.project import Project
+    from mlctl.params.gate import GateParams
+    from mlctl.stages.gate import replay_rules
+
+    project, cand = logged["project"], logged["candidate"]
+    done = mlctl(project, "replay", str(logged["log"]), "--model", str(cand["model"]), "--since", "1h", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["log"]["rows"] == ROWS  # logged minutes ago: inside the last hour
+    done = mlctl(project, "replay", str(logged["log"]), "--model", str(cand["model"]), "--since", "yesterday")
+    assert done.returncode == 2 and "cannot read 'yesterday' as a time" in done.stderr
+    # the gate skips a report of another model than the one in models/
+    models = project / "models"
+    models.mkdir(exist_ok=True)
+    (models / "model.json").write_text(json.dumps({"sha256": "0" * 64}))
+    try:
+        rules = replay_rules(GateParams(replay={"max_disagreement": 0.0}), Project(project))
+    finally:
+        (models / "model.json").unlink()
+    assert all(r.skipped and "not this one" in r.detail for r in rules) and len(rules) == 2
+
+
+def test_regression_disagreement_is_beyond_the_tolerance(tmp_path):
+    """A regression log written by a real server; the candidate is the champion itself, then another model."""
+    champion = build_model(tmp_path / "champion", "regression", seed=0)
+    other = build_model(tmp_path / "other", "regression", estimator="ridge", seed=2)
+    recs = records(make_frame("regression", n=40, seed=4).drop(columns=["signup"]), slice(0, 40))
+    log = serve_and_log(champion, tmp_path, recs)
+    write_params(
+        tmp_path, {"target": "target", "task": "regression", "collect": {"sources": [{"name": "d", "path": "d.csv"}]}}
+    )
+    same = mlctl(tmp_path, "replay", str(log), "--model", str(champion["model"]), "--json")
+    assert same.returncode == 0, same.stderr
+    report = json.loads(same.stdout)
+    assert report["agreement"]["disagreements"] == 0 and report["agreement"]["compared"] == 40
+    differs = json.loads(mlctl(tmp_path, "replay", str(log), "--model", str(other["model"]), "--json").stdout)
+    assert differs["agreement"]["disagreements"] == 40  # a ridge and a forest never agree to 1e-6
+    top = differs["disagreements"][0]
+    assert top["difference"] == max(d["difference"] for d in differs["disagreements"]) > 0
+    assert set(top["inputs"]) == {"x1", "x2", "count", "flag", "colour", "region"}

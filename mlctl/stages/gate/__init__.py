@@ -234,7 +234,14 @@ def replay_rules(params: GateParams, project: Project) -> list[Rule]:
     if not path.exists():
         why = f"no replay report ({project.rel(path)}): run `mlctl replay` on a request log"
         return [_skip("replay", m, why) for m in wanted]
-    checks = judge(read_json(path), limits)
+    report = read_json(path)
+    manifest = project.path(params.model_dir, what="model directory") / "model.json"
+    replayed = (report.get("candidate") or {}).get("sha256")
+    current = read_json(manifest).get("sha256") if manifest.exists() else None
+    if current and replayed and current != replayed:
+        why = f"{project.rel(path)} replayed model {replayed[:12]}, not this one ({current[:12]}): run `mlctl replay`"
+        return [_skip("replay", m, why) for m in wanted]
+    checks = judge(report, limits)
     return [Rule("replay", c["metric"], c["value"], c["limit"], c["passed"], c["skipped"], c["detail"]) for c in checks]
 
 

@@ -116,7 +116,7 @@ def analyse(
 
     task = candidate.task
     class_keys = [str(c) for c in candidate.classes] if candidate.classes is not None else None
-    champion = table["prediction"].to_numpy(zero_copy_only=False)
+    champion = table["prediction"]
     champ_proba = ag.champion_scores(table, class_keys) if task == "classification" else None
     disagrees, gap = ag.differences(task, champion, answers, champ_proba, params.tolerance)
     compared = int(answers.ok.sum())
@@ -168,10 +168,12 @@ def _slices(params, candidate, table, ok, disagrees) -> list[dict[str, Any]]:
         if name not in table.column_names:
             out.append({"column": name, "skipped": "not in the log", "groups": []})
             continue
-        values = table[name].to_numpy(zero_copy_only=False)
-        numeric = kinds.get(name) == "numeric" or values.dtype.kind in "fiu"
-        keys = ag.slice_keys(values, numeric)
-        out.append({"column": name, "groups": ag.by_slice(keys, ok, disagrees, params.max_slice_values)})
+        import pyarrow as pa
+
+        column = table[name]
+        numeric = kinds.get(name) == "numeric" or pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        codes, names = ag.slice_codes(column, numeric)
+        out.append({"column": name, "groups": ag.by_slice(codes, names, ok, disagrees, params.max_slice_values)})
     return out
 
 
@@ -180,9 +182,10 @@ def _shift(task, champion, answers, champ_proba, class_keys, th, seed) -> dict[s
 
     ok = answers.ok
     if task == "regression":
-        found = ag.numeric_shift("prediction", champion.astype(np.float64)[ok], answers.labels[ok], 10, th, seed)
+        champ = champion.to_numpy(zero_copy_only=False).astype(np.float64)
+        found = ag.numeric_shift("prediction", champ[ok], answers.labels[ok], 10, th, seed)
         return {"prediction": found.to_dict(), "scores": []}
-    label, shares = ag.label_shift(champion[ok], answers.labels[ok], th)
+    label, shares = ag.label_shift(ag.as_text(champion)[ok], ag.as_text(answers.labels)[ok], th)
     scores = []
     if champ_proba is not None and answers.probabilities is not None:
         for j, key in enumerate(class_keys[:10]):
@@ -209,7 +212,7 @@ def _top(top, table, inputs, ids, champion, answers, disagrees, gap) -> list[dic
     return [
         {
             "request_id": str(ids[i]),
-            "champion": _plain(champion[i]),
+            "champion": _plain(champion[int(i)].as_py()),
             "candidate": _plain(answers.labels[i]),
             "difference": _plain(float(gap[i])),
             "inputs": _row_inputs(table, inputs, int(i)),
@@ -283,6 +286,7 @@ def _labelled(params, project, task, candidate, table, ids, champion, champ_prob
         return None
     from mlctl.model.metrics import Scored, compute
     from mlctl.stages.monitor.current import load_labels
+    from mlctl.stages.replay import agreement as ag
 
     target = candidate.manifest.get("target") or "target"
     labels = load_labels(project.path(params.labels, what="labels"), target)
@@ -298,7 +302,7 @@ def _labelled(params, project, task, candidate, table, ids, champion, champ_prob
     if task == "regression":
         y = y_raw.astype(np.float64)
         cand = Scored(task, y, answers.labels[rows])
-        champ = Scored(task, y, champion[rows].astype(np.float64))
+        champ = Scored(task, y, champion.to_numpy(zero_copy_only=False).astype(np.float64)[rows])
     else:
         classes = list(candidate.classes)
         index = {str(c): i for i, c in enumerate(classes)}
@@ -306,7 +310,7 @@ def _labelled(params, project, task, candidate, table, ids, champion, champ_prob
         rows, y_raw = rows[known], y_raw[known]
         y = np.array([index[str(v)] for v in y_raw], dtype=np.int64)
         cand_pred = np.array([index.get(str(v), -1) for v in answers.labels[rows]], dtype=np.int64)
-        champ_pred = np.array([index.get(str(v), -1) for v in champion[rows]], dtype=np.int64)
+        champ_pred = np.array([index.get(str(v), -1) for v in ag.as_text(champion)[rows]], dtype=np.int64)
         cand_scores = None if answers.probabilities is None else answers.probabilities[rows]
         champ_scores = None if champ_proba is None else champ_proba[rows]
         cand = Scored(task, y, cand_pred, cand_scores, cand_scores is not None, classes)

@@ -90,17 +90,26 @@ def champion_scores(table: pa.Table, class_keys: list[str] | None) -> np.ndarray
     return np.column_stack(cols)
 
 
-def differences(task: str, champion: np.ndarray, answers: Answers, champ_proba, tolerance: float):
-    """Per row: disagrees (bool, only rows the candidate answered) and the size of the difference."""
+def as_text(values: Any) -> np.ndarray:
+    """Labels as an object array of str (None stays None), vectorised through Arrow."""
+    import pyarrow as pa
+
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, from_pandas=True)
+    return arr.cast(pa.string()).to_numpy(zero_copy_only=False)
+
+
+def differences(task: str, champion: Any, answers: Answers, champ_proba, tolerance: float):
+    """Per row: disagrees (bool, only rows the candidate answered) and the size of the difference.
+
+    ``champion``: the logged predictions (an Arrow column).
+    """
     ok = answers.ok
     if task == "regression":
-        champ = champion.astype(np.float64)
+        champ = champion.to_numpy(zero_copy_only=False).astype(np.float64)
         gap = np.abs(answers.labels - champ)
         gap[~ok] = np.nan
         return ok & (gap > tolerance), gap
-    cand = np.array([str(v) for v in answers.labels], dtype=object)
-    champ = np.array([str(v) for v in champion], dtype=object)
-    disagrees = ok & (cand != champ)
+    disagrees = ok & (as_text(answers.labels) != as_text(champion))
     if champ_proba is not None and answers.probabilities is not None:
         gap = np.nanmax(np.abs(answers.probabilities - champ_proba), axis=1, initial=0.0)
     else:
@@ -109,28 +118,33 @@ def differences(task: str, champion: np.ndarray, answers: Answers, champ_proba, 
     return disagrees, gap
 
 
-def slice_keys(values: np.ndarray, numeric: bool) -> np.ndarray:
-    """A group label per row: the value (categorical) or its quartile interval (numeric)."""
+def slice_codes(column: Any, numeric: bool) -> tuple[np.ndarray, list[str]]:
+    """A group per row (codes into names): the value (categorical) or its quartile interval (numeric)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if not numeric:
-        return np.array([MISSING if v is None or v != v else str(v) for v in values], dtype=object)
-    x = values.astype(np.float64)
+        encoded = pc.fill_null(column.cast(pa.string()), MISSING).combine_chunks().dictionary_encode()
+        return encoded.indices.to_numpy(zero_copy_only=False), [str(v) for v in encoded.dictionary.to_pylist()]
+    x = column.to_numpy(zero_copy_only=False).astype(np.float64)
     edges = drift.bin_edges(x, 4)
-    codes = drift.numeric_codes(x, edges)
     bounds = [-np.inf, *edges.tolist(), np.inf]
     names = [f"({bounds[i]:.4g}, {bounds[i + 1]:.4g}]" for i in range(len(bounds) - 1)] + [MISSING]
-    return np.array(names, dtype=object)[codes]
+    return drift.numeric_codes(x, edges), names
 
 
-def by_slice(keys: np.ndarray, answered: np.ndarray, disagrees: np.ndarray, limit: int) -> list[dict[str, Any]]:
+def by_slice(
+    codes: np.ndarray, names: list[str], answered: np.ndarray, disagrees: np.ndarray, limit: int
+) -> list[dict[str, Any]]:
     """Rows, answered rows and the disagreement share per group, largest groups first."""
-    uniq, inverse = np.unique(keys.astype(str), return_inverse=True)
-    rows = np.bincount(inverse, minlength=len(uniq))
-    compared = np.bincount(inverse, weights=answered, minlength=len(uniq)).astype(int)
-    differ = np.bincount(inverse, weights=disagrees, minlength=len(uniq)).astype(int)
-    order = np.argsort(-rows, kind="stable")[:limit]
+    k = len(names)
+    rows = np.bincount(codes, minlength=k)
+    compared = np.bincount(codes, weights=answered, minlength=k).astype(int)
+    differ = np.bincount(codes, weights=disagrees, minlength=k).astype(int)
+    order = [i for i in np.argsort(-rows, kind="stable") if rows[i]][:limit]
     return [
         {
-            "value": str(uniq[i]),
+            "value": names[i],
             "rows": int(rows[i]),
             "compared": int(compared[i]),
             "disagreements": int(differ[i]),
@@ -156,16 +170,16 @@ def numeric_shift(name: str, champ: np.ndarray, cand: np.ndarray, bins: int, th:
 
 
 def label_shift(champ: np.ndarray, cand: np.ndarray, th: drift.Thresholds):
-    """The drift of the candidate's predicted labels from the champion's."""
-    champ_s = np.array([str(v) for v in champ], dtype=object)
-    cand_s = np.array([str(v) for v in cand], dtype=object)
-    levels = sorted(set(champ_s.tolist()) | set(cand_s.tolist()))
-    index = {v: i for i, v in enumerate(levels)}
-    ref = np.bincount([index[v] for v in champ_s], minlength=len(levels))
-    cur = np.bincount([index[v] for v in cand_s], minlength=len(levels))
+    """The drift of the candidate's predicted labels from the champion's (text arrays of the answered rows)."""
+    import pandas as pd
+
+    codes, levels = pd.factorize(np.concatenate([champ, cand]), use_na_sentinel=False)
+    k = len(levels)
+    ref = np.bincount(codes[: len(champ)], minlength=k)
+    cur = np.bincount(codes[len(champ) :], minlength=k)
     result = drift.categorical_drift("prediction", ref, cur, th)
     total_ref, total_cur = max(int(ref.sum()), 1), max(int(cur.sum()), 1)
-    shares = {v: {"champion": ref[i] / total_ref, "candidate": cur[i] / total_cur} for v, i in index.items()}
+    shares = {str(v): {"champion": ref[i] / total_ref, "candidate": cur[i] / total_cur} for i, v in enumerate(levels)}
     return result, shares
 
 
