@@ -28,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "tests"))  # conftest imports the workflow fixtures by their bare name
 
 import bench_serve as bs  # noqa: E402  (the load generator, ports, readiness and CPU time of bench_serve)
 
@@ -110,6 +111,7 @@ def write_log(built: dict, folder: Path, features: Path, rows: int) -> None:
 
     model = OnnxModel.load(built["model"], built["manifest_path"])
     names = model.input_names
+    kinds = {s.name: s.kind for s in model.inputs}
     version = model.version
     folder.mkdir(parents=True)
     per_file = 100_000
@@ -128,7 +130,7 @@ def write_log(built: dict, folder: Path, features: Path, rows: int) -> None:
                 "role": pa.array(["champion"] * n),
                 "endpoint": pa.array(["/predict"] * n),
                 "latency_ms": pa.array(np.full(n, 1.0)),
-                **{c: pa.array(df[c].to_numpy() if df[c].dtype != object else df[c].tolist()) for c in names},
+                **{c: _logged(df[c], kinds[c]) for c in names},
                 "prediction": pa.array([str(v) for v in pred.labels]),
                 **{f"proba_{k}": pa.array(pred.probabilities[:, j]) for j, k in enumerate(model.classes)},
             }
@@ -139,6 +141,15 @@ def write_log(built: dict, folder: Path, features: Path, rows: int) -> None:
             writer = pq.ParquetWriter(features, plain.schema)
         writer.write_table(plain)
     writer.close()
+
+
+def _logged(values, kind: str):
+    """A feature column as the request log holds it: float64 for numbers, str (null when missing) for categories."""
+    import pyarrow as pa
+
+    if kind == "numeric":
+        return pa.array(values.astype("float64"), from_pandas=True)
+    return pa.array(values.astype(object).where(values.notna(), None), pa.string())
 
 
 def timed(cmd: list[str], cwd: Path) -> float:

@@ -144,12 +144,26 @@ def render_html(report: dict) -> str:
     return page.render()
 
 
-def _slice_figure(report: dict):
-    from mlctl.render.plots import figure
+def _slice_figure(report: dict) -> str:
+    """Disagreement per slice as a small inline SVG bar chart (no plotting library to import)."""
+    import html
 
     frame = slices_frame(report).head(30)
-    labels = [f"{c}={v}" for c, v in zip(frame["column"], frame["value"], strict=True)]
-    fig, ax = figure(6.0, max(1.5, 0.25 * len(frame) + 0.8))
-    ax.barh(labels[::-1], frame["disagreement"].fillna(0).tolist()[::-1])
-    ax.set_xlabel("share of rows answered differently")
-    return fig
+    shares = frame["disagreement"].fillna(0).astype(float).tolist()
+    top = max([*shares, 1e-9])
+    label_w, bar_w, row_h = 220, 360, 18
+    rows = []
+    for i, (column, value, share) in enumerate(zip(frame["column"], frame["value"], shares, strict=True)):
+        y = i * row_h
+        width = bar_w * share / top
+        label = html.escape(f"{column}={value}"[:34])
+        rows.append(
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" font-size="11">{label}</text>'
+            f'<rect x="{label_w}" y="{y + 3}" width="{width:.1f}" height="{row_h - 6}" fill="#4c72b0"/>'
+            f'<text x="{label_w + width + 4:.1f}" y="{y + 13}" font-size="11">{share:.2%}</text>'
+        )
+    height = row_h * max(len(rows), 1)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 60}" height="{height}" '
+        f'role="img">{"".join(rows)}</svg>'
+    )
