@@ -135,7 +135,8 @@ def write_log(built: dict, folder: Path, features: Path, rows: int) -> None:
                 **{f"proba_{k}": pa.array(pred.probabilities[:, j]) for j, k in enumerate(model.classes)},
             }
         )
-        pq.write_table(table, folder / f"part-{start:09d}.parquet")
+        # row groups of 10,000 rows: `mlctl serve` writes one per flush (a second of traffic)
+        pq.write_table(table, folder / f"part-{start:09d}.parquet", row_group_size=10_000)
         plain = table.select(names)
         if writer is None:
             writer = pq.ParquetWriter(features, plain.schema)

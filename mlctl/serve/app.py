@@ -154,8 +154,7 @@ def _lifespan(ctx: Context):
             ctx.state.shutting_down = True
             restore()
             if ctx.shadow is not None:  # its last answers reach the log before the log closes
-                await asyncio.to_thread(ctx.shadow.close)
-                await asyncio.sleep(0)
+                await ctx.shadow.close()
             if ctx.log is not None:
                 await asyncio.to_thread(ctx.log.close)
 

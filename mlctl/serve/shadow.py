@@ -1,22 +1,25 @@
 """The shadow: a second model scores /predict requests off the response path and logs its answers.
 
-After the champion's response is sent, the request's instances are offered to the shadow (one
-append to a queue, a share of requests when serve.shadow_share < 1). A thread of its own takes
-what is queued, validates it against the shadow's schema (plain rows quickly, the rest with the
-general validator), scores it in one onnxruntime call (which releases the GIL), and hands the
-answers back to the event loop for the request log, under the same request id with role
-``shadow``. The client never waits for it and never sees it: a shadow that raises or rejects a
-request is counted (mlctl_shadow_requests_total{outcome=...}); a slow one fills its queue, and
-requests beyond serve.shadow_queue are dropped and counted (outcome="dropped").
+After the champion's response is sent, the request's instances are offered to the shadow: one
+append to a list (a share of requests when serve.shadow_share < 1). Every ``INTERVAL`` seconds
+the event loop takes what was offered, validates it against the shadow's schema (plain rows
+quickly, the rest with the general validator) and builds one batch of feeds; a thread of the
+shadow's own runs onnxruntime on it (which releases the GIL), and the answers come back to the
+loop for the request log, under the same request ids with role ``shadow``. The Python work stays
+on the loop, in one callback per batch, like the request log's conversion (a thread doing it
+would take the GIL from the requests in flight); the thread only waits on onnxruntime.
+
+The client never waits for the shadow and never sees it: a shadow that raises or rejects a request
+is counted (mlctl_shadow_requests_total{outcome=...}); a slow one holds its batch while requests
+pile up, and those beyond serve.shadow_queue are dropped and counted (outcome="dropped").
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
-import queue
 import random
-import threading
 import time
 from collections import Counter
 from typing import Any
@@ -25,12 +28,12 @@ from mlctl.serve.plain import plain_columns, to_feeds
 from mlctl.serve.state import Served
 
 log = logging.getLogger("mlctl.serve")
-BATCH_ROWS = 256  # rows scored per shadow call at most
-STOP = object()
+INTERVAL = 0.05  # seconds between shadow batches: one onnxruntime call for every request offered meanwhile
+OUTCOMES = ("scored", "rejected", "error", "dropped", "unlogged")
 
 
 class Shadow:
-    """The shadow model's queue, thread and counts."""
+    """The shadow model's pending requests, its scoring thread and its counts."""
 
     def __init__(self, served: Served, share: float, max_queue: int, unknown: str, max_rows: int):
         self.served = served
@@ -38,56 +41,64 @@ class Shadow:
         self.max_queue = max_queue
         self.unknown = unknown
         self.max_rows = max_rows
-        self.outcomes: Counter = Counter()  # scored | rejected | error | dropped
+        self.outcomes: Counter = Counter()
         self.seconds = 0.0  # time spent scoring
         self.failures = 0  # failed shadow calls (warned about sparingly)
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending: list[tuple[str, list]] = []  # offered, not yet in a batch (event loop only)
+        self._busy = False  # a batch is being scored
+        self._scheduled = False  # a flush is scheduled
+        self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log: Any = None
-        self._thread = threading.Thread(target=self._run, name="mlctl-shadow", daemon=True)
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mlctl-shadow")
+        self._running: asyncio.Future | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop, request_log: Any) -> None:
         self._loop, self._log = loop, request_log
-        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
 
     def offer(self, request_id: str, instances: list) -> None:
-        """Called on the event loop after the response was sent: queue the request (or count it dropped)."""
-        if self.share < 1.0 and random.random() >= self.share:
+        """On the event loop, after the response was sent: keep the request for the next batch (or drop it)."""
+        if self._closed or (self.share < 1.0 and random.random() >= self.share):
             return
-        if self._queue.qsize() >= self.max_queue:
+        if len(self._pending) >= self.max_queue:
             self.outcomes["dropped"] += 1
             return
-        self._queue.put((request_id, instances))
+        self._pending.append((request_id, instances))
+        if not self._scheduled and not self._busy and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_later(INTERVAL, self._flush)
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Score what is queued (up to ``timeout``), then stop the thread."""
-        if self._thread.is_alive():
-            self._queue.put(STOP)
-            self._thread.join(timeout)
+    async def close(self) -> None:
+        """Score what is pending, wait for it, stop the thread (on the loop, at shutdown)."""
+        self._closed = True
+        if self._running is not None:
+            await asyncio.wait([self._running])
+        if self._pending:
+            self._flush()
+            if self._running is not None:
+                await asyncio.wait([self._running])
+        self._pool.shutdown(wait=True)
 
-    # -- the shadow's thread ---------------------------------------------------------------
+    # -- on the event loop ------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            items, stop = [], item is STOP
-            rows = 0
-            while not stop:
-                items.append(item)
-                rows += len(item[1])
-                if rows >= BATCH_ROWS:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                stop = item is STOP
-            if items:
-                self._score(items)
-            if stop:
-                return
+    def _flush(self) -> None:
+        self._scheduled = False
+        items, self._pending = self._pending, []
+        parts, sizes, ids = self._validate(items)
+        if not parts:
+            return
+        feeds = to_feeds(self.served.plan, parts)
+        self._busy = True
+        began = time.perf_counter()
+        future = self._loop.run_in_executor(self._pool, self.served.model.run, feeds)
+        self._running = future
+        future.add_done_callback(lambda f: self._scored(f, parts, sizes, ids, feeds, began))
 
-    def _score(self, items: list[tuple[str, list]]) -> None:
+    def _validate(self, items: list[tuple[str, list]]) -> tuple[list, list[int], list[str]]:
         served = self.served
         parts, sizes, ids = [], [], []
         for request_id, instances in items:
@@ -105,41 +116,42 @@ class Shadow:
             parts.append(columns)
             sizes.append(len(instances))
             ids.append(request_id)
-        if not parts:
-            return
-        began = time.perf_counter()
-        try:
-            feeds = to_feeds(served.plan, parts)
-            pred = served.model.run(feeds)
-        except Exception as exc:
-            if not self.outcomes["error"] or self.failures % 1000 == 0:  # the first, then one in a thousand
+        return parts, sizes, ids
+
+    def _scored(self, future: asyncio.Future, parts: list, sizes: list, ids: list, feeds: dict, began: float) -> None:
+        self._busy = False
+        self._running = None
+        served = self.served
+        exc = future.exception() if not future.cancelled() else RuntimeError("cancelled")
+        if exc is not None:
+            if not self.failures or self.failures % 1000 == 0:  # the first, then one in a thousand
                 log.warning("shadow model %s failed on %d request(s): %r", served.version, len(parts), exc)
             self.failures += 1
             self.outcomes["error"] += len(parts)
-            return
-        self.seconds += time.perf_counter() - began
-        self.outcomes["scored"] += len(parts)
-        if self._log is None or self._loop is None:
-            return
-        notes = [("/predict", request_id, began, None) for request_id in ids]
-        try:
-            self._loop.call_soon_threadsafe(self._log.scored, served, notes, sizes, parts, feeds, pred)
-        except RuntimeError:  # the loop closed (shutdown): these answers are not logged
-            self.outcomes["unlogged"] += len(parts)
+        else:
+            self.seconds += time.perf_counter() - began
+            self.outcomes["scored"] += len(parts)
+            if self._log is not None:
+                notes = [("/predict", request_id, began, None) for request_id in ids]
+                self._log.scored(served, notes, sizes, parts, feeds, future.result())
+            else:
+                self.outcomes["unlogged"] += len(parts)
+        if self._pending and not self._scheduled:  # offered while this batch was scored
+            self._scheduled = True
+            self._loop.call_later(0 if self._closed else INTERVAL, self._flush)
 
     def metrics(self) -> list[str]:
-        """Prometheus lines: shadow requests by outcome, queue length, scoring time."""
+        """Prometheus lines: shadow requests by outcome, requests waiting, scoring time."""
         v = self.served.version.replace('"', "")
         lines = [
             "# HELP mlctl_shadow_requests_total Requests offered to the shadow model, by outcome.",
             "# TYPE mlctl_shadow_requests_total counter",
         ]
-        for outcome in ("scored", "rejected", "error", "dropped", "unlogged"):
-            lines.append(f'mlctl_shadow_requests_total{{version="{v}",outcome="{outcome}"}} {self.outcomes[outcome]}')
+        lines += [f'mlctl_shadow_requests_total{{version="{v}",outcome="{o}"}} {self.outcomes[o]}' for o in OUTCOMES]
         lines += [
             "# HELP mlctl_shadow_queue Requests waiting for the shadow model.",
             "# TYPE mlctl_shadow_queue gauge",
-            f"mlctl_shadow_queue {self._queue.qsize()}",
+            f"mlctl_shadow_queue {len(self._pending)}",
             "# HELP mlctl_shadow_seconds_total Time the shadow model spent scoring.",
             "# TYPE mlctl_shadow_seconds_total counter",
             f"mlctl_shadow_seconds_total {self.seconds!r}",

@@ -99,13 +99,18 @@ def analyse(
 
     progress = progress or NoProgress()
     now = now or dt.datetime.now(dt.UTC)
-    candidate = OnnxModel.load(project.path(params.model, what="model"), project.path(params.manifest, what="manifest"))
+    # as `mlctl predict` loads it: one thread, integer codes for labels and categories where the graph allows
+    model_path, manifest_path = project.path(params.model, what="model"), project.path(params.manifest, what="manifest")
+    candidate = OnnxModel.load(model_path, manifest_path, threads=1, codes=True)
     inputs = list(candidate.input_names)
     where, files = traffic.find_files(project, _default_log(params, log))
     since = traffic.parse_time(params.since, "replay.since / --since", now)
     until = traffic.parse_time(params.until, "replay.until / --until", now)
     progress.start("reading the request log")
-    got = traffic.read(files, where, inputs, since=since, until=until, version=params.champion_version)
+    categorical = tuple(s.name for s in candidate.inputs if s.kind == "categorical")
+    got = traffic.read(
+        files, where, inputs, since=since, until=until, version=params.champion_version, categorical=categorical
+    )
     progress.done()
     table = got.table
     n = table.num_rows
@@ -116,11 +121,15 @@ def analyse(
 
     task = candidate.task
     class_keys = [str(c) for c in candidate.classes] if candidate.classes is not None else None
-    champion = table["prediction"]
+    logged = table["prediction"]
+    if task == "classification":  # the champion's labels as codes into the candidate's classes (+ any others)
+        champion, levels = ag.codes_of(logged, class_keys or [])
+    else:
+        champion, levels = logged.to_numpy(zero_copy_only=False).astype(np.float64), []
     champ_proba = ag.champion_scores(table, class_keys) if task == "classification" else None
     disagrees, gap = ag.differences(task, champion, answers, champ_proba, params.tolerance)
     compared = int(answers.ok.sum())
-    ids = table["request_id"].to_numpy(zero_copy_only=False)
+    ids = got.ids  # request ids, read for the rows that need them
 
     report: dict[str, Any] = {
         "candidate": {"name": candidate.name, "version": candidate.version, "sha256": candidate.sha256, "task": task},
@@ -142,8 +151,8 @@ def analyse(
             "tolerance": params.tolerance if task == "regression" else None,
         },
         "slices": _slices(params, candidate, table, answers.ok, disagrees),
-        "shift": _shift(task, champion, answers, champ_proba, class_keys, thresholds(monitor), common.seed),
-        "disagreements": _top(params.top, table, inputs, ids, champion, answers, disagrees, gap),
+        "shift": _shift(task, champion, levels, answers, champ_proba, class_keys, thresholds(monitor), common.seed),
+        "disagreements": _top(params.top, table, inputs, ids, levels, answers, disagrees, gap),
         "rejects": _rejects(params.top, table, inputs, ids, answers),
         "latency": _latency(params, project, candidate, table, answers.ok, unknown, common.seed),
         "throughput": {
@@ -177,18 +186,18 @@ def _slices(params, candidate, table, ok, disagrees) -> list[dict[str, Any]]:
     return out
 
 
-def _shift(task, champion, answers, champ_proba, class_keys, th, seed) -> dict[str, Any]:
+def _shift(task, champion, levels, answers, champ_proba, class_keys, th, seed) -> dict[str, Any]:
     from mlctl.stages.replay import agreement as ag
 
     ok = answers.ok
     if task == "regression":
-        champ = champion.to_numpy(zero_copy_only=False).astype(np.float64)
-        found = ag.numeric_shift("prediction", champ[ok], answers.labels[ok], 10, th, seed)
+        found = ag.numeric_shift("prediction", champion[ok], answers.labels[ok], 10, th, seed)
         return {"prediction": found.to_dict(), "scores": []}
-    label, shares = ag.label_shift(ag.as_text(champion)[ok], ag.as_text(answers.labels)[ok], th)
+    label, shares = ag.label_shift(champion[ok], answers.labels[ok], levels, th)
     scores = []
     if champ_proba is not None and answers.probabilities is not None:
-        for j, key in enumerate(class_keys[:10]):
+        shown = list(enumerate(class_keys))[-1:] if len(class_keys) == 2 else list(enumerate(class_keys))[:10]
+        for j, key in shown:  # two classes: the positive one says it all
             found = ag.numeric_shift(f"proba_{key}", champ_proba[ok, j], answers.probabilities[ok, j], 10, th, seed)
             scores.append(found.to_dict())
     return {"prediction": label.to_dict(), "prediction_shares": shares, "scores": scores}
@@ -204,20 +213,20 @@ def _row_inputs(table, inputs: list[str], i: int) -> dict[str, Any]:
     return {name: _plain(table[name][i].as_py()) for name in inputs}
 
 
-def _top(top, table, inputs, ids, champion, answers, disagrees, gap) -> list[dict[str, Any]]:
+def _top(top, table, inputs, ids, levels, answers, disagrees, gap) -> list[dict[str, Any]]:
     rows = np.flatnonzero(disagrees)
     if not len(rows) or not top:
         return []
     order = rows[np.argsort(-np.nan_to_num(gap[rows], nan=0.0), kind="stable")][:top]
     return [
         {
-            "request_id": str(ids[i]),
-            "champion": _plain(champion[int(i)].as_py()),
-            "candidate": _plain(answers.labels[i]),
+            "request_id": request_id,
+            "champion": _plain(table["prediction"][int(i)].as_py()),
+            "candidate": levels[answers.labels[i]] if levels else _plain(answers.labels[i]),
             "difference": _plain(float(gap[i])),
             "inputs": _row_inputs(table, inputs, int(i)),
         }
-        for i in order
+        for i, request_id in zip(order, ids(order), strict=True)
     ]
 
 
@@ -230,11 +239,11 @@ def _rejects(top, table, inputs, ids, answers) -> dict[str, Any]:
             reasons[why] = reasons.get(why, 0) + 1
     examples = [
         {
-            "request_id": str(ids[i]),
+            "request_id": request_id,
             "reasons": answers.reasons.get(int(i), []),
             "inputs": _row_inputs(table, inputs, int(i)),
         }
-        for i in bad[:top]
+        for i, request_id in zip(bad[:top], ids(bad[:top]), strict=True)
     ]
     common = dict(sorted(reasons.items(), key=lambda kv: -kv[1])[:20])
     return {"new": len(bad), "reasons": common, "examples": examples}
@@ -275,9 +284,9 @@ def _load_champion(project: Project, ref: str):
         from mlctl.repo.registry import materialise
 
         model_path, manifest = materialise(project.root, ref)
-        return OnnxModel.load(Path(model_path), Path(manifest))
+        return OnnxModel.load(Path(model_path), Path(manifest), threads=1, codes=True)
     path = project.path(ref, what="replay.champion")
-    return OnnxModel.load(path, path.with_suffix(".json"))
+    return OnnxModel.load(path, path.with_suffix(".json"), threads=1, codes=True)
 
 
 def _labelled(params, project, task, candidate, table, ids, champion, champ_proba, answers) -> dict[str, Any] | None:
@@ -286,13 +295,12 @@ def _labelled(params, project, task, candidate, table, ids, champion, champ_prob
         return None
     from mlctl.model.metrics import Scored, compute
     from mlctl.stages.monitor.current import load_labels
-    from mlctl.stages.replay import agreement as ag
 
     target = candidate.manifest.get("target") or "target"
     labels = load_labels(project.path(params.labels, what="labels"), target)
     import pandas as pd
 
-    joined = pd.Series(ids, dtype="string").map(labels)
+    joined = pd.Series(ids(), dtype="string").map(labels)
     has = joined.notna().to_numpy() & answers.ok
     rows = np.flatnonzero(has)
     out: dict[str, Any] = {"path": params.labels, "labelled_rows": len(rows)}
@@ -302,15 +310,15 @@ def _labelled(params, project, task, candidate, table, ids, champion, champ_prob
     if task == "regression":
         y = y_raw.astype(np.float64)
         cand = Scored(task, y, answers.labels[rows])
-        champ = Scored(task, y, champion.to_numpy(zero_copy_only=False).astype(np.float64)[rows])
+        champ = Scored(task, y, champion[rows])
     else:
         classes = list(candidate.classes)
         index = {str(c): i for i, c in enumerate(classes)}
         known = np.array([str(v) in index for v in y_raw])
         rows, y_raw = rows[known], y_raw[known]
         y = np.array([index[str(v)] for v in y_raw], dtype=np.int64)
-        cand_pred = np.array([index.get(str(v), -1) for v in answers.labels[rows]], dtype=np.int64)
-        champ_pred = np.array([index.get(str(v), -1) for v in ag.as_text(champion)[rows]], dtype=np.int64)
+        cand_pred = answers.labels[rows]  # codes into the candidate's classes
+        champ_pred = np.where(champion[rows] < len(classes), champion[rows], -1)  # a label it does not know: wrong
         cand_scores = None if answers.probabilities is None else answers.probabilities[rows]
         champ_scores = None if champ_proba is None else champ_proba[rows]
         cand = Scored(task, y, cand_pred, cand_scores, cand_scores is not None, classes)

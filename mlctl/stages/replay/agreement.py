@@ -28,45 +28,38 @@ SAMPLE = 50_000  # values per side kept for the two-sample tests (PSI uses every
 
 @dataclass
 class Answers:
-    """The candidate's answers on every logged row (rejected rows: ok False, label None, NaN scores)."""
+    """The candidate's answers on every logged row (rejected rows: ok False, code -1 / NaN, NaN scores)."""
 
     ok: np.ndarray
     reasons: dict[int, list[str]]
-    labels: np.ndarray  # object (classification) or float64
+    labels: np.ndarray  # classification: index into the candidate's classes (-1: rejected); regression: float64
     probabilities: np.ndarray | None  # (n, k), NaN where rejected
     seconds: float  # wall time of validation + scoring
 
 
-def columns_of(table: pa.Table, model: OnnxModel, start: int, stop: int) -> dict[str, Any]:
-    """The candidate's input columns for rows [start, stop) as numpy arrays (nulls: NaN / None)."""
-    import pyarrow as pa
+def columns_of(table: pa.Table, model: OnnxModel) -> dict[str, Any]:
+    """The candidate's inputs as `mlctl predict` reads them (mlctl.batch.score.to_raw: floats, category codes)."""
+    from mlctl.batch.score import to_raw
 
-    part = table.slice(start, stop - start)
-    out = {}
-    for spec in model.inputs:
-        col = part[spec.name]
-        if spec.kind == "numeric":
-            if not pa.types.is_floating(col.type) and not pa.types.is_integer(col.type):
-                col = col.cast(pa.float64(), safe=False) if not pa.types.is_string(col.type) else col
-            out[spec.name] = col.to_numpy(zero_copy_only=False)
-        else:
-            out[spec.name] = col.to_numpy(zero_copy_only=False)
-    return out
+    return {s.name: to_raw(table.column(s.name), s.kind) for s in model.inputs}
 
 
 def score(table: pa.Table, model: OnnxModel, chunk_rows: int, unknown: str) -> Answers:
-    """Validate and score every row in chunks of ``chunk_rows``."""
+    """Validate and score every row in chunks of ``chunk_rows``, as `mlctl predict` does."""
     n = table.num_rows
     ok = np.zeros(n, dtype=bool)
     reasons: dict[int, list[str]] = {}
     classification = model.task == "classification"
-    labels = np.empty(n, dtype=object) if classification else np.full(n, np.nan)
-    k = len(model.classes or []) if classification else 0
+    labels = np.full(n, -1, dtype=np.int64) if classification else np.full(n, np.nan)
+    classes = [str(c) for c in model.classes or []]
+    k = len(classes)
     probabilities = None
     began = time.perf_counter()
     for start in range(0, n, chunk_rows):
         stop = min(n, start + chunk_rows)
-        checked = model.check_columns(columns_of(table, model, start, stop), stop - start, unknown=unknown)
+        checked = model.check_columns(
+            columns_of(table.slice(start, stop - start), model), stop - start, unknown=unknown
+        )
         ok[start:stop] = checked.ok
         for i, why in checked.reasons.items():
             reasons[start + i] = why
@@ -74,7 +67,12 @@ def score(table: pa.Table, model: OnnxModel, chunk_rows: int, unknown: str) -> A
             continue
         pred = model.predict_checked(checked)
         rows = start + np.flatnonzero(checked.ok)
-        labels[rows] = pred.labels if classification else np.asarray(pred.labels, dtype=np.float64)
+        if not classification:
+            labels[rows] = np.asarray(pred.labels, dtype=np.float64)
+        elif model.label_codes:
+            labels[rows] = pred.labels
+        else:
+            labels[rows] = codes_of(as_text(pred.labels), classes)[0]
         if pred.probabilities is not None and k:
             if probabilities is None:
                 probabilities = np.full((n, k), np.nan)
@@ -90,26 +88,48 @@ def champion_scores(table: pa.Table, class_keys: list[str] | None) -> np.ndarray
     return np.column_stack(cols)
 
 
-def as_text(values: Any) -> np.ndarray:
-    """Labels as an object array of str (None stays None), vectorised through Arrow."""
+def as_text(values: Any) -> Any:
+    """Labels as an Arrow string array."""
     import pyarrow as pa
 
     arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, from_pandas=True)
-    return arr.cast(pa.string()).to_numpy(zero_copy_only=False)
+    return arr.cast(pa.string())
 
 
-def differences(task: str, champion: Any, answers: Answers, champ_proba, tolerance: float):
+def codes_of(column: Any, levels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Codes of text labels (plain or dictionary-encoded Arrow) into ``levels``, extended by other labels (null: -1)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index = {v: j for j, v in enumerate(levels)}
+    extended = list(levels)
+    parts = []
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = chunk.cast(pa.string()).dictionary_encode()
+        mapping = []
+        for value in chunk.dictionary.cast(pa.string()).to_pylist():
+            if value not in index:
+                index[value] = len(extended)
+                extended.append(value)
+            mapping.append(index[value])
+        mapping.append(-1)  # where the label is null
+        codes = pc.fill_null(chunk.indices.cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
+        parts.append(np.asarray(mapping, dtype=np.int64)[codes])
+    return (np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)), extended
+
+
+def differences(task: str, champion: np.ndarray, answers: Answers, champ_proba, tolerance: float):
     """Per row: disagrees (bool, only rows the candidate answered) and the size of the difference.
 
-    ``champion``: the logged predictions (an Arrow column).
+    ``champion``: float64 values (regression) or codes into the same levels as the candidate's labels.
     """
     ok = answers.ok
     if task == "regression":
-        champ = champion.to_numpy(zero_copy_only=False).astype(np.float64)
-        gap = np.abs(answers.labels - champ)
+        gap = np.abs(answers.labels - champion)
         gap[~ok] = np.nan
         return ok & (gap > tolerance), gap
-    disagrees = ok & (as_text(answers.labels) != as_text(champion))
+    disagrees = ok & (answers.labels != champion)
     if champ_proba is not None and answers.probabilities is not None:
         gap = np.nanmax(np.abs(answers.probabilities - champ_proba), axis=1, initial=0.0)
     else:
@@ -120,12 +140,9 @@ def differences(task: str, champion: Any, answers: Answers, champ_proba, toleran
 
 def slice_codes(column: Any, numeric: bool) -> tuple[np.ndarray, list[str]]:
     """A group per row (codes into names): the value (categorical) or its quartile interval (numeric)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     if not numeric:
-        encoded = pc.fill_null(column.cast(pa.string()), MISSING).combine_chunks().dictionary_encode()
-        return encoded.indices.to_numpy(zero_copy_only=False), [str(v) for v in encoded.dictionary.to_pylist()]
+        codes, names = codes_of(column, [])
+        return np.where(codes < 0, len(names), codes), [str(v) for v in names] + [MISSING]
     x = column.to_numpy(zero_copy_only=False).astype(np.float64)
     edges = drift.bin_edges(x, 4)
     bounds = [-np.inf, *edges.tolist(), np.inf]
@@ -169,23 +186,20 @@ def numeric_shift(name: str, champ: np.ndarray, cand: np.ndarray, bins: int, th:
     return drift.numeric_drift(name, _sample(champ, rng), _sample(cand, rng), ref_counts, cur_counts, th)
 
 
-def label_shift(champ: np.ndarray, cand: np.ndarray, th: drift.Thresholds):
-    """The drift of the candidate's predicted labels from the champion's (text arrays of the answered rows)."""
-    import pandas as pd
-
-    codes, levels = pd.factorize(np.concatenate([champ, cand]), use_na_sentinel=False)
-    k = len(levels)
-    ref = np.bincount(codes[: len(champ)], minlength=k)
-    cur = np.bincount(codes[len(champ) :], minlength=k)
+def label_shift(champ: np.ndarray, cand: np.ndarray, levels: list[str], th: drift.Thresholds):
+    """The drift of the candidate's predicted labels from the champion's (codes into ``levels``, answered rows)."""
+    k = len(levels) + 1  # the last bin: no label
+    ref = np.bincount(np.where(champ < 0, k - 1, champ), minlength=k)
+    cur = np.bincount(np.where(cand < 0, k - 1, cand), minlength=k)
     result = drift.categorical_drift("prediction", ref, cur, th)
     total_ref, total_cur = max(int(ref.sum()), 1), max(int(cur.sum()), 1)
-    shares = {str(v): {"champion": ref[i] / total_ref, "candidate": cur[i] / total_cur} for i, v in enumerate(levels)}
+    shares = {v: {"champion": ref[i] / total_ref, "candidate": cur[i] / total_cur} for i, v in enumerate(levels)}
     return result, shares
 
 
 def time_rows(model: OnnxModel, table: pa.Table, calls: int, unknown: str) -> dict[str, float] | None:
     """Single-row ``run`` times in ms over the rows of ``table`` that ``model`` accepts (3 warm-up calls)."""
-    checked = model.check_columns(columns_of(table, model, 0, table.num_rows), table.num_rows, unknown=unknown)
+    checked = model.check_columns(columns_of(table, model), table.num_rows, unknown=unknown)
     feeds = {k: v[checked.ok] for k, v in checked.feeds.items()}
     n = int(checked.ok.sum())
     if n == 0:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 ROLE_COLUMN = "role"
 CHAMPION = "champion"
 TIME_COLUMN = "timestamp"
+FILE, ROW = "__file", "__row"  # where each row was read: file index, row in the file
 NEEDED = (ID_COLUMN, VERSION_COLUMN, "prediction")  # without these it is not a request log
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -43,6 +44,36 @@ class Traffic:
     other_roles: dict[str, int] = field(default_factory=dict)
     outside_window: int = 0
     window: dict[str, str | None] = field(default_factory=dict)
+    paths: list[Path] = field(default_factory=list)  # the files read; ``FILE`` and ``ROW`` point into them
+
+    def ids(self, rows: Any = None) -> list[str]:
+        """The request ids of ``rows`` of the table (all rows when None), read from the files only now.
+
+        Request ids are unique strings, the costliest column of a log to read; a replay needs a few
+        (the largest disagreements, the rejects), or all of them only to join late labels. Only the
+        row groups holding the rows asked for are read.
+        """
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        rows = np.arange(self.table.num_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+        files = self.table[FILE].take(rows).to_numpy()
+        positions = self.table[ROW].take(rows).to_numpy()
+        out = np.empty(len(rows), dtype=object)
+        for f in np.unique(files):
+            mine = files == f
+            pf = pq.ParquetFile(self.paths[f])
+            starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+            wanted = positions[mine]
+            group_of = np.searchsorted(starts, wanted, side="right") - 1
+            groups = np.unique(group_of)
+            column = pf.read_row_groups(groups.tolist(), columns=[ID_COLUMN])[ID_COLUMN]
+            sizes = starts[groups + 1] - starts[groups]
+            shift = np.zeros(len(starts), dtype=np.int64)  # file row -> row of what was read, per group
+            shift[groups] = np.concatenate([[0], np.cumsum(sizes)[:-1]]) - starts[groups]
+            local = wanted + shift[group_of]
+            out[mine] = column.take(local.astype(np.int64)).to_pylist()
+        return [str(v) for v in out]
 
 
 def find_files(project: Project, log: str) -> tuple[str, list[Path]]:
@@ -84,15 +115,17 @@ def read(
     since: dt.datetime | None,
     until: dt.datetime | None,
     version: str | None,
+    categorical: tuple[str, ...] = (),
 ) -> Traffic:
     """The champion's rows with the candidate's ``inputs``; clear errors for another schema or an empty window."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     tables, versions, roles = [], {}, {}
     read_rows = outside = 0
-    for path in files:
+    for number, path in enumerate(files):
         if path.suffix.lower() not in (".parquet", ".pq"):
             raise DataError("a request log is Parquet", where=str(path), hint="point replay.log at `serve.log_dir`")
         try:
@@ -114,16 +147,25 @@ def read(
                 hint=f"the log has {[c for c in names if c not in NEEDED][:20]}; a candidate with new inputs "
                 "cannot be replayed on this traffic (serve it in shadow once the clients send them)",
             )
-        wanted = [*NEEDED, *inputs, "latency_ms", TIME_COLUMN, ROLE_COLUMN]
+        wanted = [*NEEDED[1:], *inputs, "latency_ms", ROLE_COLUMN, *([TIME_COLUMN] if since or until else [])]
         wanted += [c for c in names if c.startswith("proba_")]
-        table = pq.read_table(path, columns=[c for c in dict.fromkeys(wanted) if c in names])
+        columns = [c for c in dict.fromkeys(wanted) if c in names]
+        # text columns with few values come dictionary-encoded: filters, counts and codes work on the codes
+        coded = [c for c in (*NEEDED[1:], ROLE_COLUMN, *categorical) if c in columns]
+        table = pq.read_table(path, columns=columns, read_dictionary=coded)
+        positions = np.arange(table.num_rows, dtype=np.int64)
+        table = table.append_column(FILE, pa.array(np.full(table.num_rows, number, dtype=np.int32)))
+        table = table.append_column(ROW, pa.array(positions))
         read_rows += table.num_rows
         if ROLE_COLUMN in table.column_names:
-            role = pc.fill_null(table[ROLE_COLUMN], CHAMPION)
-            others = pc.not_equal(role, CHAMPION)
-            for k, n in _counts(pc.filter(role, others)).items():
-                roles[k] = roles.get(k, 0) + n
-            table = table.filter(pc.invert(others))
+            counted = _counts(table[ROLE_COLUMN])
+            if set(counted) - {CHAMPION}:  # shadow or canary rows (nulls: a log written before roles)
+                role = pc.fill_null(table[ROLE_COLUMN].cast(pa.string()), CHAMPION)
+                others = pc.not_equal(role, CHAMPION)
+                for k, n in counted.items():
+                    if k not in (CHAMPION, "None"):
+                        roles[k] = roles.get(k, 0) + n
+                table = table.filter(pc.invert(others))
         if since is not None or until is not None:
             if TIME_COLUMN not in table.column_names:
                 raise DataError("the log has no timestamp column: no time window", where=str(path))
@@ -148,7 +190,7 @@ def read(
             hint="widen --since/--until, or check replay.champion_version",
         )
     table = pa.concat_tables(tables, promote_options="permissive")
-    return Traffic(table, where, len(files), read_rows, versions, roles, outside, window)
+    return Traffic(table, where, len(files), read_rows, versions, roles, outside, window, list(files))
 
 
 def _counts(column: Any) -> dict[str, int]:
