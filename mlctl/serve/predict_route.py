@@ -107,17 +107,19 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
         ctx.record(scope, PATH, served, inputs, raw, labels, probabilities)
     if ctx.state.canary is not None or served.role != "champion":
         scope.setdefault("state", {})[ANSWERED] = served.version
-    if ctx.shadow is not None:
-        scope.setdefault("state", {})[SHADOWED] = instances
+    shadow = ctx.shadow
+    if shadow is not None:  # the champion's plain columns, when the shadow can take them as they are
+        plain = inputs if raw is None and shadow.fits(served.plan) else None
+        scope.setdefault("state", {})[SHADOWED] = (instances, plain)
     return 200, dumps(out)
 
 
 def shadow_after(ctx: Context, scope: dict) -> None:
     """After the response was sent: offer the request to the shadow (if it answered 200)."""
     state = scope.get("state") or {}
-    instances = state.pop(SHADOWED, None)
-    if instances is not None:
-        ctx.shadow.offer(state.get("request_id", ""), instances)
+    offered = state.pop(SHADOWED, None)
+    if offered is not None:
+        ctx.shadow.offer(state.get("request_id", ""), *offered)
 
 
 def version_header(scope: dict) -> list:

@@ -44,7 +44,8 @@ class Shadow:
         self.outcomes: Counter = Counter()
         self.seconds = 0.0  # time spent scoring
         self.failures = 0  # failed shadow calls (warned about sparingly)
-        self._pending: list[tuple[str, list]] = []  # offered, not yet in a batch (event loop only)
+        self._pending: list[tuple[str, list, Any]] = []  # offered, not yet in a batch (event loop only)
+        self._fits: dict[int, bool] = {}  # id(a Plan) -> its plain columns are valid shadow inputs
         self._busy = False  # a batch is being scored
         self._scheduled = False  # a flush is scheduled
         self._closed = False
@@ -60,14 +61,24 @@ class Shadow:
     def waiting(self) -> int:
         return len(self._pending)
 
-    def offer(self, request_id: str, instances: list) -> None:
-        """On the event loop, after the response was sent: keep the request for the next batch (or drop it)."""
+    def fits(self, plan: Any) -> bool:
+        """Whether plain columns validated for ``plan`` (the champion's, a canary's) are valid shadow inputs too."""
+        known = self._fits.get(id(plan))
+        if known is None:
+            known = self._fits[id(plan)] = plan.specs == self.served.plan.specs
+        return known
+
+    def offer(self, request_id: str, instances: list, columns: Any = None) -> None:
+        """On the event loop, after the response was sent: keep the request for the next batch (or drop it).
+
+        ``columns``: the request's plain columns when they are valid shadow inputs (see ``fits``).
+        """
         if self._closed or (self.share < 1.0 and random.random() >= self.share):
             return
         if len(self._pending) >= self.max_queue:
             self.outcomes["dropped"] += 1
             return
-        self._pending.append((request_id, instances))
+        self._pending.append((request_id, instances, columns))
         if not self._scheduled and not self._busy and self._loop is not None:
             self._scheduled = True
             self._loop.call_later(INTERVAL, self._flush)
@@ -98,12 +109,12 @@ class Shadow:
         self._running = future
         future.add_done_callback(lambda f: self._scored(f, parts, sizes, ids, feeds, began))
 
-    def _validate(self, items: list[tuple[str, list]]) -> tuple[list, list[int], list[str]]:
+    def _validate(self, items: list[tuple[str, list, Any]]) -> tuple[list, list[int], list[str]]:
         served = self.served
         parts, sizes, ids = [], [], []
-        for request_id, instances in items:
+        for request_id, instances, plain in items:
             try:
-                columns = plain_columns(served.plan, instances, self.max_rows)
+                columns = plain if plain is not None else plain_columns(served.plan, instances, self.max_rows)
                 if columns is None:
                     checked = served.model.check_records(instances, unknown=self.unknown)
                     if not checked.ok.all():
