@@ -138,10 +138,13 @@ class RequestLog:
 
     def _block(self, served: Any) -> Block:
         """The block being filled (blocks hold one model version each)."""
-        block = self._blocks[-1] if self._blocks else None
-        if block is None or block.served is not served or block.requests >= BLOCK:
-            block = Block(served)
-            self._blocks.append(block)
+        for block in reversed(self._blocks[-4:]):  # a canary or shadow interleaves a second model's requests
+            if block.served is served:
+                if block.requests < BLOCK:
+                    return block
+                break
+        block = Block(served)
+        self._blocks.append(block)
         return block
 
     def stats(self) -> dict:
