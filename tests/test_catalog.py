@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from mlctl.cli import app
 from mlctl.core.catalog import PIPELINE
 from mlctl.core.catalog import STAGES as REGISTRY
-from mlctl.params import STAGES, Params
+from mlctl.params import STAGES, Params, parse_params
 from mlctl.repo.dvcfile import stages
 
 runner = CliRunner()
@@ -28,7 +28,14 @@ def test_params_sections_commands_and_howtos_come_from_the_registry():
         assert any((REPO / "mlctl" / home).exists() for home in homes), stage.name  # serve is a layer of its own
         if stage.howto_page:
             assert (REPO / stage.howto_page).exists(), stage.howto_page
-    assert list(stages("classification")) == [s.name for s in PIPELINE]
+    # replay is a DVC stage only once replay.log names a request log
+    assert list(stages("classification")) == [s.name for s in PIPELINE if s.name != "replay"]
+    source = {"name": "d", "path": "data/sources/d.csv"}
+    logged = parse_params(
+        {"target": "t", "collect": {"sources": [source]}, "replay": {"log": "logs/requests/**/*.parquet"}}
+    )
+    entry = stages("classification", logged)["replay"]
+    assert entry["deps"][0] == "logs/requests" and entry["cmd"] == "mlctl replay"
 
 
 def _project(tmp_path):

@@ -145,3 +145,19 @@ def test_drift_share_counts_only_tested_features():
     assert a.drifted and not b.drifted and c.test == "none"
     assert drift_share([a, b, c]) == pytest.approx(0.5)
     assert dataset_drift([a, b, c], 0.5) and not dataset_drift([a, b, c], 0.6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_numpy_distances_equal_scipys(seed):
+    """wasserstein and jensenshannon are computed in numpy (no scipy.stats import): the same numbers as scipy."""
+    from scipy.spatial.distance import jensenshannon as scipy_js
+    from scipy.stats import wasserstein_distance
+
+    from mlctl.data.drift import jensenshannon, wasserstein
+
+    rng = np.random.default_rng(seed)
+    u, v = rng.normal(0, 1, 500 + seed), np.round(rng.normal(0.3, 2, 300), 1)  # ties too
+    assert wasserstein(u, v) == pytest.approx(wasserstein_distance(u, v), rel=1e-12, abs=1e-15)
+    p, q = rng.integers(0, 50, 8).astype(float), rng.integers(0, 50, 8).astype(float)
+    p[0] = 0  # an empty level on one side
+    assert jensenshannon(p, q) == pytest.approx(float(scipy_js(p, q, base=2)), rel=1e-12, abs=1e-15)

@@ -76,7 +76,17 @@ def test_passing_gate_writes_every_rule(project):
     assert result.passed and result.candidate == "logistic_regression" and result.primary_metric == "roc_auc"
     report = read_json(root / "reports/gate.json")
     kinds = [r["rule"] for r in report["rules"]]
-    assert kinds == ["threshold", "threshold", "baseline", "champion", "slice", "fairness", "model_size", "latency"]
+    assert kinds == [
+        "threshold",
+        "threshold",
+        "baseline",
+        "champion",
+        "slice",
+        "fairness",
+        "model_size",
+        "latency",
+        "replay",
+    ]  # replay: skipped, no reports/replay.json
     assert report["passed"] is True and report["failed"] == []
     champion = _rules(report, "champion")[0]
     assert champion["skipped"] and "no champion" in champion["detail"]

@@ -242,6 +242,51 @@ def test_d_release_tag_builds_promotes_smokes_and_publishes(csv_project, tmp_pat
     assert digest == hashlib.sha256(assets[archives[0]]).hexdigest()
 
 
+def test_d2_a_later_release_is_proven_in_staging_shadow_and_promoted_only_if_the_replay_gate_passes(
+    csv_project, tmp_path, python_env, github, moto_s3
+):
+    """After v1.0.0 is in prod, v1.1.0 is served in shadow beside it, replayed and promoted; a breach stops v1.2.0."""
+    if "refs/tags/model#prod#" not in csv_project.sh("git", "ls-remote", "--tags", str(csv_project.origin)).stdout:
+        test_d_release_tag_builds_promotes_smokes_and_publishes(
+            csv_project, tmp_path / "d", python_env, github, moto_s3
+        )
+    # a new commit (a commit is registered once): the same pipeline outputs, so the replay finds no disagreement
+    readme = csv_project.root / "README.md"
+    readme.write_text(readme.read_text() + "\nRelease 1.1.0.\n")
+    sha = csv_project.commit_and_push("README: release 1.1.0", "main")
+    csv_project.sh("git", "tag", "v1.1.0", sha)
+    csv_project.sh("git", "push", "-q", "origin", "v1.1.0")
+    runner = runner_for(csv_project, tmp_path, python_env, github, moto_s3)
+    runner.variables["MLCTL_SMOKE_PORT"] = str(free_port())
+    runner.variables["MLCTL_STAGING_PORT"] = str(free_port())
+    result = runner.run(CD, event="push", ref="refs/tags/v1.1.0", sha=sha)
+    assert result.ok, result.log()
+    staging = result.jobs["staging"]
+    assert "champion: model@prod" in staging.step("The champion in production").log
+    assert "requests sent to staging" in staging.step("Staging traffic (the test split, one request a row)").log
+    replay = staging.step("Replay gate (the candidate against the champion's answers on staging's traffic)")
+    assert replay.outcome == "success" and "replay within limits" in replay.log, replay.log
+    tags = csv_project.sh("git", "ls-remote", "--tags", str(csv_project.origin)).stdout
+    assert "refs/tags/model@v1.1.0" in tags
+
+    # a limit the candidate cannot meet: the replay gate fails and nothing is registered or promoted
+    set_param(csv_project, ["gate", "replay"], {"max_new_rejects": 0, "max_latency_ratio": 0.0001})
+    failing = csv_project.commit_and_push("gate.replay: an impossible latency ratio", "main")
+    csv_project.sh("git", "tag", "v1.2.0", failing)
+    csv_project.sh("git", "push", "-q", "origin", "v1.2.0")
+    result = runner.run(CD, event="push", ref="refs/tags/v1.2.0", sha=failing)
+    assert not result.ok
+    replay = result.jobs["staging"].step(
+        "Replay gate (the candidate against the champion's answers on staging's traffic)"
+    )
+    assert replay.outcome == "failure" and "latency_ratio" in replay.log, replay.log
+    assert result.jobs["release"].result == "skipped"
+    tags = csv_project.sh("git", "ls-remote", "--tags", str(csv_project.origin)).stdout
+    assert "refs/tags/model@v1.2.0" not in tags
+    csv_project.sh("git", "revert", "--no-edit", "HEAD")
+    csv_project.sh("git", "push", "-q", "origin", "HEAD:refs/heads/main")
+
+
 def add_rows(db: Path, n: int, seed: int, shift: float = 0.0) -> None:
     frame = make_frame(n=n, seed=seed).drop(columns=["signup"])  # SQLite keeps dates as text
     frame["x1"] += shift

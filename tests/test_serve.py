@@ -285,6 +285,7 @@ def test_request_log_parquet(clf):
         "request_id",
         "timestamp",
         "model_version",
+        "role",
         "endpoint",
         "latency_ms",
         "x1",

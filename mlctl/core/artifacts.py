@@ -26,6 +26,7 @@ PREDICTIONS = "data/predictions/test.parquet"
 DIST_DIR = "dist"
 REQUEST_LOGS = "logs/requests"
 MONITOR_REPORT = "reports/monitor"  # .json, .md, .html
+REPLAY_REPORT = "reports/replay"  # .json, .md, .html
 PR_REPORT = "reports/pr.md"
 BENCH_REPORT = "reports/bench.json"
 RUN_CHECK_MARKER = ".dvc/tmp/mlctl-run-check"  # the digest of the params.yaml + dvc.yaml `mlctl run` last found sound

@@ -43,7 +43,8 @@ class Stage:
     name: str
     section: str  # the params class, "module:Class" under mlctl.params (imported on use: `mlctl --help` stays fast)
     summary: str
-    dvc: Callable[[Any, str], dict[str, Any]] | None = None  # (effective Params, task) -> the dvc.yaml entry
+    # (effective Params, task) -> the dvc.yaml entry; an optional stage's function returns None when not configured
+    dvc: Callable[[Any, str], dict[str, Any] | None] | None = None
     howto: bool = True  # docs/howto/<name>.md exists
 
     @property
@@ -171,6 +172,20 @@ def _bundle(p: Any, task: str) -> dict[str, Any]:
     return {"deps": [b.model, b.manifest, b.model_card, b.parity_data], "params": ["bundle"], "outs": [A.DIST_DIR]}
 
 
+def _replay(p: Any, task: str) -> dict[str, Any] | None:
+    """Only when `replay.log` is configured: without a log of real traffic there is nothing to replay."""
+    r = p.replay
+    if not r.log:
+        return None
+    deps = [_file_dep(r.log), r.model, r.manifest] + ([r.labels] if r.labels else [])
+    return {
+        "deps": deps,
+        "params": ["replay", "gate.replay"],
+        "metrics": [{r.report_json: NOCACHE}],
+        "outs": [{r.report_md: NOCACHE}, {r.report_html: NOCACHE}],
+    }
+
+
 # fmt: off
 STAGES: tuple[Stage, ...] = (
     Stage("collect", "collect:CollectParams", "read the configured sources into one raw table", _collect),
@@ -193,6 +208,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("serve", "serve:ServeParams", "serve the ONNX model over HTTP"),
     Stage("predict", "predict:PredictParams", "score files in batch", _predict),
     Stage("bundle", "bundle:BundleParams", "package the model for edge devices", _bundle),
+    Stage("replay", "replay:ReplayParams", "replay logged requests through a candidate, against the champion", _replay),
     Stage("monitor", "monitor:MonitorParams", "measure drift and decay on served or batch data"),
     Stage("retrain", "retrain:RetrainParams", "append new labelled data and propose a retrained candidate"),
     Stage("report", "report:ReportParams", "the pull-request report: this revision against its base", howto=False),

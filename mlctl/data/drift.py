@@ -111,8 +111,6 @@ def numeric_drift(
     ``*_counts`` are the exact binned counts over all rows (last bin = missing);
     ``*_sample`` are (possibly sampled) values, missing ones included or not.
     """
-    from scipy import stats
-
     ref = np.asarray(ref_sample, dtype="float64")
     cur = np.asarray(cur_sample, dtype="float64")
     ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
@@ -124,9 +122,11 @@ def numeric_drift(
         if effective_size(valid_ref, valid_cur) > thresholds.large_sample:
             scale = float(np.std(ref))
             test, threshold = "wasserstein", thresholds.wasserstein
-            stat = float(stats.wasserstein_distance(ref, cur)) / (scale if scale > 0 else 1.0)
+            stat = wasserstein(ref, cur) / (scale if scale > 0 else 1.0)
             moved = stat > threshold
         else:
+            from scipy import stats  # here only: importing scipy.stats takes ~1 s
+
             # the exact distribution is slow (and fails with ties) beyond small samples
             method = "exact" if ref.size * cur.size <= 10_000 else "asymp"
             res = stats.ks_2samp(ref, cur, method=method)
@@ -155,9 +155,6 @@ def categorical_drift(
 
     The counts are per level, aligned (reference levels, then missing, then unseen).
     """
-    from scipy import stats
-    from scipy.spatial.distance import jensenshannon
-
     ref_counts = np.asarray(ref_counts, dtype="float64")
     cur_counts = np.asarray(cur_counts, dtype="float64")
     n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
@@ -166,9 +163,11 @@ def categorical_drift(
     if n_ref and n_cur:
         if effective_size(n_ref, n_cur) > thresholds.large_sample:
             test, threshold = "jensenshannon", thresholds.jensenshannon
-            stat = float(jensenshannon(ref_counts / n_ref, cur_counts / n_cur, base=2))
+            stat = jensenshannon(ref_counts / n_ref, cur_counts / n_cur)
             moved = stat > threshold
         else:
+            from scipy import stats
+
             keep = (ref_counts + cur_counts) > 0
             table = np.vstack([ref_counts[keep], cur_counts[keep]])
             test = "chi2"
@@ -194,6 +193,34 @@ def categorical_drift(
         null_ref=null_ref,
         null_cur=null_cur,
     )
+
+
+def wasserstein(u: np.ndarray, v: np.ndarray) -> float:
+    """The 1-D Wasserstein distance of two samples, as scipy.stats.wasserstein_distance computes it.
+
+    In numpy: large samples (where it is used) need no scipy.stats, whose import takes about a second.
+    """
+    u_sorted, v_sorted = np.sort(u), np.sort(v)
+    values = np.sort(np.concatenate([u, v]))
+    deltas = np.diff(values)
+    u_cdf = np.searchsorted(u_sorted, values[:-1], side="right") / u.size
+    v_cdf = np.searchsorted(v_sorted, values[:-1], side="right") / v.size
+    return float(np.sum(np.multiply(np.abs(u_cdf - v_cdf), deltas)))
+
+
+def jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
+    """The base-2 Jensen–Shannon distance of two distributions, as scipy.spatial.distance.jensenshannon."""
+    p = np.asarray(p, dtype="float64") / np.sum(p)
+    q = np.asarray(q, dtype="float64") / np.sum(q)
+    m = (p + q) / 2.0
+
+    def rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = x * np.log(x / y)
+        return np.where(x > 0, out, 0.0)
+
+    js = (np.sum(rel_entr(p, m)) + np.sum(rel_entr(q, m))) / np.log(2.0)
+    return float(np.sqrt(js / 2.0))
 
 
 def drift_share(results: list[FeatureDrift]) -> float:

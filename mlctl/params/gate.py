@@ -25,6 +25,15 @@ class ChampionParams(Section):
     resamples: int = Field(default=200, ge=1)  # paired bootstrap resamples over the test rows
 
 
+class ReplayLimits(Section):
+    """Limits on `mlctl replay`'s report (reports/replay.json): judged when it exists, skipped otherwise."""
+
+    max_disagreement: float | None = Field(default=None, ge=0, le=1)  # share of rows answered differently
+    max_new_rejects: int | None = Field(default=0, ge=0)  # rows the candidate rejects that the champion answered
+    max_latency_ratio: float | None = Field(default=None, gt=0)  # candidate / champion single-row median
+    report: str = f"{A.REPLAY_REPORT}.json"
+
+
 class GateParams(Section):
     """Rules from params: thresholds, baseline margin, champion, slices, fairness, size, latency."""
 
@@ -43,6 +52,7 @@ class GateParams(Section):
     max_useless_features: int | None = Field(default=None, ge=0)
     max_model_mb: float | None = Field(default=None, gt=0)
     max_latency_ms: float | None = Field(default=None, gt=0)  # single-row predict, median
+    replay: ReplayLimits = Field(default_factory=ReplayLimits)  # candidate vs champion on logged traffic
     latency_calls: int = Field(default=50, ge=50)  # single-row predict calls timed for the median
     report: str = A.GATE_REPORT
     metrics_dir: str = A.METRICS_DIR  # where `mlctl evaluate` wrote evaluate.json, intervals.json, slices.json

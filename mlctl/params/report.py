@@ -21,6 +21,7 @@ class ReportParams(Section):
     raw_manifest: str = A.RAW_MANIFEST  # source fingerprints recorded by collect
     features: str = f"{A.METRICS_DIR}/{A.FEATURES_FILE}"  # feature value (evaluate): candidates to drop are listed
     monitor: str = f"{A.MONITOR_REPORT}.json"  # written by `mlctl monitor` (continuous training): its verdict is shown
+    replay: str = f"{A.REPLAY_REPORT}.md"  # written by `mlctl replay`: quoted when present
     perf: str = A.BENCH_REPORT  # written by `mlctl bench`; the base branch's from git
     perf_tolerance: float = Field(default=0.15, ge=0)  # relative change in timings treated as noise
     train_data: str = A.TRAIN_DATA  # drift: this revision's against the base's

@@ -29,6 +29,14 @@ class ServeParams(Section):
     log_max_rows: int = Field(default=100_000, ge=1)  # rotate a log file after this many rows
     log_max_seconds: float = Field(default=3600, gt=0)  # ... or after this long
     log_flush_seconds: float = Field(default=1.0, gt=0)
+    # a second model scoring requests off the response path, logged beside the champion (role "shadow")
+    shadow: str | None = None  # a model path or registry reference, as --model
+    shadow_share: float = Field(default=1.0, ge=0, le=1)  # share of /predict requests the shadow scores
+    shadow_queue: int = Field(default=10_000, ge=1)  # requests waiting for the shadow; beyond: dropped, counted
+    # a candidate answering a share of clients (role "canary"); /admin/canary changes it at run time
+    canary: str | None = None
+    canary_share: float = Field(default=0.1, ge=0, le=1)
+    canary_header: str = "X-Client-ID"  # hashed for sticky assignment; a request without it is assigned at random
 
     @field_validator("unknown_category", mode="before")
     @classmethod

@@ -26,7 +26,8 @@ def stages(task: str, params: Any = None) -> dict[str, Any]:
     from mlctl.core.catalog import PIPELINE
 
     params = params if params is not None else default_params(task)
-    return {s.name: {"cmd": f"mlctl {s.name}", **s.dvc(params, task)} for s in PIPELINE}
+    entries = {s.name: s.dvc(params, task) for s in PIPELINE}
+    return {name: {"cmd": f"mlctl {name}", **entry} for name, entry in entries.items() if entry is not None}
 
 
 def render(task: str, params: Any = None) -> str:

@@ -22,6 +22,7 @@ from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.serve import mlflow, v2
 from mlctl.serve import predict_route as predict
 from mlctl.serve.batching import Batcher
+from mlctl.serve.canary import canary_routes
 from mlctl.serve.config import TOKEN_ENV, ServeConfig
 from mlctl.serve.context import Context, context
 from mlctl.serve.docs import docs_routes
@@ -31,6 +32,7 @@ from mlctl.serve.prometheus import CONTENT_TYPE, Metrics
 from mlctl.serve.requestlog import RequestLog
 from mlctl.serve.responses import json_response
 from mlctl.serve.schemas import name_paths, text
+from mlctl.serve.shadow import Shadow
 from mlctl.serve.state import ModelState
 
 log = logging.getLogger("mlctl.serve")
@@ -51,6 +53,10 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
         else None
     )
     ctx = Context(config, state, metrics, request_log, Batcher(config.batch_rows, request_log))
+    if state.shadow is not None:
+        ctx.shadow = Shadow(
+            state.shadow, config.shadow_share, config.shadow_queue, config.unknown_category, config.max_rows
+        )
     served = state.served
     app = ServeApp(
         title=f"mlctl serve: {served.name}",
@@ -68,6 +74,7 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
     app.include_router(mlflow.router(served, config.unknown_category, config.max_rows))
     app.include_router(v2.router(served, config.unknown_category, config.max_rows))
     _ops_routes(app)
+    canary_routes(app, _admin_denied)
     _error_handlers(app)
     ids = RequestIds()
     # outermost first: ids and metrics see every answer, including the 413s of the body limit
@@ -134,6 +141,8 @@ def _lifespan(ctx: Context):
         ctx.state.warm_up()
         if ctx.log is not None:
             ctx.log.start(ctx.state.served, asyncio.get_running_loop())
+        if ctx.shadow is not None:
+            ctx.shadow.start(asyncio.get_running_loop(), ctx.log)
         # everything loaded so far (pyarrow too) lives as long as the process: keep it out of the
         # GC's scans, or full collections over FastAPI's and onnxruntime's objects stall requests
         gc.collect()
@@ -144,6 +153,8 @@ def _lifespan(ctx: Context):
         finally:
             ctx.state.shutting_down = True
             restore()
+            if ctx.shadow is not None:  # its last answers reach the log before the log closes
+                await ctx.shadow.close()
             if ctx.log is not None:
                 await asyncio.to_thread(ctx.log.close)
 
@@ -243,7 +254,8 @@ def _ops_routes(app: FastAPI) -> None:
     )
     async def metrics(request: Request) -> Response:
         ctx = context(request)
-        text = ctx.metrics.render(ctx.state, ctx.log.stats() if ctx.log else None)
+        extra = ctx.shadow.metrics() if ctx.shadow is not None else None
+        text = ctx.metrics.render(ctx.state, ctx.log.stats() if ctx.log else None, extra)
         return Response(text, media_type=CONTENT_TYPE)
 
     @app.post(
@@ -258,15 +270,9 @@ def _ops_routes(app: FastAPI) -> None:
         },
     )
     async def reload(request: Request) -> Response:
-        token = os.environ.get(TOKEN_ENV)
-        if not token:
-            return json_response({"detail": f"admin API disabled: set {TOKEN_ENV} to enable it"}, 404)
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
-            return json_response(
-                {"detail": "missing or wrong admin token"}, 401, headers={"WWW-Authenticate": "Bearer"}
-            )
+        denied = _admin_denied(request)
+        if denied is not None:
+            return denied
         ctx = context(request)
         pid = ctx.config.supervisor_pid
         try:
@@ -285,6 +291,18 @@ def _ops_routes(app: FastAPI) -> None:
                 {"detail": exc.message, "where": exc.where, "hint": exc.hint, "serving": ctx.state.served.version}, 409
             )
         return json_response({"previous_version": old, "model_version": new})
+
+
+def _admin_denied(request: Request) -> Response | None:
+    """404 when the admin API is off (no MLCTL_ADMIN_TOKEN), 401 on a missing or wrong bearer token."""
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        return json_response({"detail": f"admin API disabled: set {TOKEN_ENV} to enable it"}, 404)
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+        return json_response({"detail": "missing or wrong admin token"}, 401, headers={"WWW-Authenticate": "Bearer"})
+    return None
 
 
 def _error_handlers(app: FastAPI) -> None:

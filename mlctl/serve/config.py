@@ -39,18 +39,32 @@ class ServeConfig:
     source_model_path: str | None = None
     source_manifest_path: str | None = None
     supervisor_pid: int | None = None
+    # shadow (scores off the response path) and canary (answers a share of clients): mlctl.serve.shadow, .canary
+    shadow_model_path: str | None = None
+    shadow_manifest_path: str | None = None
+    shadow_share: float = 1.0
+    shadow_queue: int = 10_000
+    canary_model_path: str | None = None
+    canary_manifest_path: str | None = None
+    canary_share: float = 0.1
+    canary_header: str = "x-client-id"
 
     @classmethod
-    def from_params(cls, params: ServeParams, project: Project, model: str | None = None) -> ServeConfig:
-        """Resolve params.yaml `serve:` paths inside the project; ``model`` overrides serve.model."""
-        if model and "@" in model:  # a registry reference: name@stage, name@vX.Y.Z, name@latest
-            from mlctl.repo.registry import materialise
-
-            model_path, manifest = materialise(project.root, model)
-        else:
-            model_path = project.path(model or params.model, what="model path")
-            # a model given on the command line brings its own manifest beside it
-            manifest = model_path.with_suffix(".json") if model else project.path(params.manifest, what="manifest path")
+    def from_params(
+        cls,
+        params: ServeParams,
+        project: Project,
+        model: str | None = None,
+        *,
+        shadow: str | None = None,
+        canary: str | None = None,
+    ) -> ServeConfig:
+        """Resolve params.yaml `serve:` paths inside the project; ``model``, ``shadow``, ``canary`` override them."""
+        model_path, manifest = _resolve(project, model, params.model, params.manifest)
+        shadow = shadow or params.shadow
+        canary = canary or params.canary
+        shadow_paths = _resolve(project, shadow, None, None) if shadow else (None, None)
+        canary_paths = _resolve(project, canary, None, None) if canary else (None, None)
         return cls(
             model_path=str(model_path),
             manifest_path=str(manifest),
@@ -64,6 +78,14 @@ class ServeConfig:
             log_max_seconds=params.log_max_seconds,
             log_flush_seconds=params.log_flush_seconds,
             batch_rows=params.batch_rows,
+            shadow_model_path=shadow_paths[0] and str(shadow_paths[0]),
+            shadow_manifest_path=shadow_paths[1] and str(shadow_paths[1]),
+            shadow_share=params.shadow_share,
+            shadow_queue=params.shadow_queue,
+            canary_model_path=canary_paths[0] and str(canary_paths[0]),
+            canary_manifest_path=canary_paths[1] and str(canary_paths[1]),
+            canary_share=params.canary_share,
+            canary_header=params.canary_header.lower(),
         )
 
     def to_env(self) -> str:
@@ -75,3 +97,15 @@ class ServeConfig:
         if not raw:
             raise ConfigError(f"{ENV_VAR} is not set", hint="start the service with `mlctl serve`")
         return cls(**json.loads(raw))
+
+
+def _resolve(project: Project, ref: str | None, default_model: str | None, default_manifest: str | None):
+    """(model path, manifest path) of a reference: a registry name@stage, a path (manifest beside it), or params'."""
+    if ref and "@" in ref:  # a registry reference: name@stage, name@vX.Y.Z, name@latest
+        from mlctl.repo.registry import materialise
+
+        return materialise(project.root, ref)
+    model_path = project.path(ref or default_model, what="model path")
+    # a model given on the command line brings its own manifest beside it
+    manifest = model_path.with_suffix(".json") if ref else project.path(default_manifest, what="manifest path")
+    return model_path, manifest

@@ -139,12 +139,13 @@ class Block:
             "request_id": pa.array(self.ids, pa.string()),
             "timestamp": pa.array(stamps, pa.timestamp("us", tz="UTC")),
             "model_version": pa.repeat(pa.scalar(served.version, pa.string()), total),
+            "role": pa.repeat(pa.scalar(served.role, pa.string()), total),
             "endpoint": pa.array(self.endpoints, pa.string()),
             "latency_ms": pa.array(np.array(self.latencies, dtype=np.float64)),
         }
         if not single:  # per request -> per row
             rows = pa.array(np.repeat(np.arange(len(counts)), counts))
-            cols = {k: v if k == "model_version" else v.take(rows) for k, v in cols.items()}
+            cols = {k: v if k in ("model_version", "role") else v.take(rows) for k, v in cols.items()}
         for name in served.names:
             values = self.inputs[name]
             if served.kinds[name] == "numeric":  # as the model saw them: float32, widened; NaN is null

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from mlctl.onnxmodel.inputs import FIELD_REQUIRED
@@ -30,6 +31,8 @@ from mlctl.serve.state import Served
 PATH = "/predict"
 log = logging.getLogger("mlctl.serve")
 INTERNAL = b'{"detail":"internal error (logged on the server)"}'
+SHADOWED = "mlctl_shadow"  # scope state: the instances to offer the shadow once the response is sent
+ANSWERED = "mlctl_answered"  # scope state: the version that answered (with a canary)
 
 
 def _validate(
@@ -57,7 +60,7 @@ def _content_type(scope: dict) -> bytes:
 
 async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
     """(status, JSON body) for a /predict request body."""
-    served = ctx.state.served  # read once: a reload mid-request does not mix models
+    served = ctx.pick(scope)  # read once: a reload (or a canary change) mid-request does not mix models
     ctype = _content_type(scope)
     if ctype and ctype != b"application/json" and not ctype.endswith(b"+json"):
         return 415, dumps(
@@ -102,7 +105,27 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
         ctx.count(PATH, served, labels)
     else:
         ctx.record(scope, PATH, served, inputs, raw, labels, probabilities)
+    if ctx.state.canary is not None or served.role != "champion":
+        scope.setdefault("state", {})[ANSWERED] = served.version
+    shadow = ctx.shadow
+    if shadow is not None:  # the champion's plain columns, when the shadow can take them as they are
+        plain = inputs if raw is None and shadow.fits(served.plan) else None
+        scope.setdefault("state", {})[SHADOWED] = (instances, plain)
     return 200, dumps(out)
+
+
+def shadow_after(ctx: Context, scope: dict) -> None:
+    """After the response was sent: offer the request to the shadow (if it answered 200)."""
+    state = scope.get("state") or {}
+    offered = state.pop(SHADOWED, None)
+    if offered is not None:
+        ctx.shadow.offer(state.get("request_id", ""), *offered)
+
+
+def version_header(scope: dict) -> list:
+    """X-Model-Version when a canary is running: which version answered."""
+    version = (scope.get("state") or {}).get(ANSWERED)
+    return [] if version is None else [(b"x-model-version", version.encode())]
 
 
 async def _respond(ctx: Context, scope: dict, body: bytes, send: Any, extra: list) -> int:
@@ -112,8 +135,12 @@ async def _respond(ctx: Context, scope: dict, body: bytes, send: Any, extra: lis
         log.exception("unhandled error on /predict")
         status, out = 500, INTERNAL
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode()), *extra]
+    if status == 200 and ctx.state.canary is not None:
+        headers += version_header(scope)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": out})
+    if ctx.shadow is not None:
+        shadow_after(ctx, scope)  # the client has its answer: the shadow's work starts now
     return status
 
 
@@ -166,11 +193,20 @@ def router(served: Served, unknown: str, max_rows: int, extra: str = "reject") -
         tags=["predict"],
     )
     async def predict(request: Request) -> Response:
+        ctx = context(request)
         try:
-            status, body = await answer(context(request), request.scope, await request.body())
+            status, body = await answer(ctx, request.scope, await request.body())
         except Exception:  # never a traceback to the client
             log.exception("unhandled error on /predict")
             status, body = 500, INTERNAL
-        return Response(body, status_code=status, media_type="application/json")
+        headers = dict(version_header(request.scope)) if status == 200 else {}
+        later = BackgroundTask(shadow_after, ctx, request.scope) if ctx.shadow is not None else None
+        return Response(
+            body,
+            status_code=status,
+            media_type="application/json",
+            headers={k.decode(): v.decode() for k, v in headers.items()},
+            background=later,
+        )
 
     return api

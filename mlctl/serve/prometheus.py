@@ -58,6 +58,7 @@ class Metrics:
         self.classes: dict[str, int] = defaultdict(int)
         self.values = Histogram(VALUE_BUCKETS)
         self.log_dropped = 0
+        self.by_version: dict[tuple[str, str], int] = defaultdict(int)  # (model version, role) -> rows answered
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         self.requests[(endpoint, method, status)] += 1
@@ -75,7 +76,7 @@ class Metrics:
             for v in labels:
                 self.classes[str(v)] += 1
 
-    def render(self, state: ModelState, log_stats: dict | None = None) -> str:
+    def render(self, state: ModelState, log_stats: dict | None = None, extra: list[str] | None = None) -> str:
         served = state.served
         lines = [
             "# HELP mlctl_http_requests_total HTTP requests by endpoint, method and status.",
@@ -118,6 +119,21 @@ class Metrics:
             "# TYPE mlctl_model_reloads_total counter",
         ]
         lines += [f'mlctl_model_reloads_total{{outcome="{k}"}} {v}' for k, v in state.reloads.items()]
+        lines += [
+            "# HELP mlctl_model_rows_total Rows answered by model version and role (champion, canary).",
+            "# TYPE mlctl_model_rows_total counter",
+        ]
+        lines += [
+            f'mlctl_model_rows_total{{version="{_esc(v)}",role="{r}"}} {n}'
+            for (v, r), n in sorted(self.by_version.items())
+        ]
+        if state.canary is not None:
+            lines += [
+                "# HELP mlctl_canary_share Share of clients the canary answers.",
+                "# TYPE mlctl_canary_share gauge",
+                f'mlctl_canary_share{{version="{_esc(state.canary.version)}"}} {state.canary_share!r}',
+            ]
+        lines += extra or []
         if log_stats is not None:
             lines += [
                 "# HELP mlctl_request_log_rows_total Prediction rows written to the request log.",

@@ -1,7 +1,8 @@
 """The request log: every scored row appended to Parquet files by a background thread.
 
 Files: ``<log_dir>/<model_version>/part-<UTC time>-<pid>-<n>.parquet``. Columns:
-``request_id`` (str), ``timestamp`` (UTC, µs), ``model_version`` (str), ``endpoint``
+``request_id`` (str), ``timestamp`` (UTC, µs), ``model_version`` (str), ``role`` (``champion``, or
+``shadow`` / ``canary`` for the second model of `mlctl serve --shadow/--canary`), ``endpoint``
 (str), ``latency_ms`` (float, server-side time from the request's arrival to its prediction), one
 column per input feature as the model saw it (float for numeric, str for
 categorical; missing values are null; an unknown category is logged as sent),
@@ -9,8 +10,10 @@ categorical; missing values are null; an unknown category is logged as sent),
 classifiers. A file is written as ``.part-*.parquet.inprogress`` (hidden from
 readers such as pandas/pyarrow datasets) with one row group per flush, and
 renamed when it reaches ``log_max_rows`` rows or ``log_max_seconds`` of age, when
-the model version changes, and on shutdown. The request path only appends to an
-in-memory queue; if the writer falls behind by ``max_queue`` requests, new
+another model version is logged while this one had nothing to write for ``IDLE_SECONDS`` (a reload),
+and on shutdown. A second model (shadow, canary) is written at the same time to its own
+version's file. For a shadow, ``latency_ms`` is its batch's scoring time. The request path only
+appends to an in-memory queue; if the writer falls behind by ``max_queue`` requests, new
 entries are dropped and counted (mlctl_request_log_dropped_total), never waited on.
 
 Requests are buffered as columns (mlctl.serve.logblock); requests scored together
@@ -37,6 +40,7 @@ from typing import Any
 
 from mlctl.serve.logblock import BLOCK, Block
 
+IDLE_SECONDS = 30.0  # a version's file with no rows this long, while another version logs: closed
 LOOP_WAIT = 10.0  # seconds to wait for the loop to run a step before doing it in the thread
 # what the batcher keeps of a request to log it once scored: endpoint, request id,
 # start (time.perf_counter()), and the categorical values as sent (None when they are the inputs)
@@ -58,11 +62,7 @@ class RequestLog:
         self._blocks: list[Block] = []  # full and filling, oldest first; touched on the loop thread only
         self._queued = 0  # requests in self._blocks
         self._stop = threading.Event()
-        self._writer: Any = None
-        self._file: tuple[Path, Path] | None = None  # (in-progress path, final path)
-        self._file_rows = 0
-        self._file_opened = 0.0
-        self._version: str | None = None
+        self._open_files: dict[str, _File] = {}  # model version -> its file being written (champion, shadow...)
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="mlctl-request-log", daemon=True)
@@ -138,10 +138,13 @@ class RequestLog:
 
     def _block(self, served: Any) -> Block:
         """The block being filled (blocks hold one model version each)."""
-        block = self._blocks[-1] if self._blocks else None
-        if block is None or block.served is not served or block.requests >= BLOCK:
-            block = Block(served)
-            self._blocks.append(block)
+        for block in reversed(self._blocks[-4:]):  # a canary or shadow interleaves a second model's requests
+            if block.served is served:
+                if block.requests < BLOCK:
+                    return block
+                break
+        block = Block(served)
+        self._blocks.append(block)
         return block
 
     def stats(self) -> dict:
@@ -160,9 +163,12 @@ class RequestLog:
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
-            self._drain()
-            if self._file and time.monotonic() - self._file_opened >= self.max_seconds:
-                self._rotate()
+            written = self._drain()
+            now = time.monotonic()
+            for version, f in list(self._open_files.items()):
+                idle = written and version not in written and now - f.last >= IDLE_SECONDS
+                if idle or now - f.opened >= self.max_seconds:
+                    self._rotate(version)
         self._drain()
         self._rotate()
 
@@ -170,17 +176,14 @@ class RequestLog:
         blocks, self._blocks, self._queued = self._blocks, [], 0
         return blocks
 
-    def _drain(self) -> None:
-        tables: list[Any] = []
-        served = None
+    def _drain(self) -> set[str]:
+        """Write every queued block, one table per model (blocks of several models interleave); the versions."""
+        tables: dict[int, tuple[Any, list[Any]]] = {}
         for block in self._on_loop(self._take):
-            if served is not None and block.served is not served:  # one model version per table
-                self._write(served, tables)
-                tables = []
-            served = block.served
-            tables.append(self._on_loop(_convert(block)))
-        if tables:
-            self._write(served, tables)
+            tables.setdefault(id(block.served), (block.served, []))[1].append(self._on_loop(_convert(block)))
+        for served, parts in tables.values():
+            self._write(served, parts)
+        return {served.version for served, _ in tables.values()}
 
     def _on_loop(self, fn: Callable[[], Any]) -> Any:
         """``fn()`` run on the event loop when one is running (no GIL convoy), else here."""
@@ -212,16 +215,21 @@ class RequestLog:
         import pyarrow as pa
 
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        if self._version != served.version or self._writer is None or self._writer.schema != table.schema:
-            self._rotate()
-            self._open(served.version, table.schema)
-        self._writer.write_table(table)
-        self._file_rows += table.num_rows
+        version = served.version
+        f = self._open_files.get(version)
+        if f is not None and f.writer.schema != table.schema:
+            self._rotate(version)
+            f = None
+        if f is None:
+            f = self._open(version, table.schema)
+        f.writer.write_table(table)
+        f.rows += table.num_rows
+        f.last = time.monotonic()
         self.written += table.num_rows
-        if self._file_rows >= self.max_rows:
-            self._rotate()
+        if f.rows >= self.max_rows:
+            self._rotate(version)
 
-    def _open(self, version: str, schema: Any) -> None:
+    def _open(self, version: str, schema: Any) -> _File:
         import pyarrow.parquet as pq
 
         folder = self.dir / version
@@ -230,20 +238,29 @@ class RequestLog:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         name = f"part-{stamp}-{os.getpid()}-{self._seq}.parquet"
         tmp, final = folder / f".{name}.inprogress", folder / name
-        self._writer = pq.ParquetWriter(tmp, schema)
-        self._file = (tmp, final)
-        self._file_rows = 0
-        self._file_opened = time.monotonic()
-        self._version = version
+        f = self._open_files[version] = _File(pq.ParquetWriter(tmp, schema), tmp, final)
+        return f
 
-    def _rotate(self) -> None:
-        if self._writer is None or self._file is None:
-            return
-        self._writer.close()
-        tmp, final = self._file
-        os.replace(tmp, final)
-        self.files.append(final)
-        self._writer, self._file, self._version = None, None, None
+    def _rotate(self, version: str | None = None) -> None:
+        """Finish ``version``'s file (every open file when None)."""
+        for v in [version] if version is not None else list(self._open_files):
+            f = self._open_files.pop(v, None)
+            if f is None:
+                continue
+            f.writer.close()
+            os.replace(f.tmp, f.final)
+            self.files.append(f.final)
+
+
+class _File:
+    """One version's Parquet file being written."""
+
+    __slots__ = ("final", "last", "opened", "rows", "tmp", "writer")
+
+    def __init__(self, writer: Any, tmp: Path, final: Path):
+        self.writer, self.tmp, self.final = writer, tmp, final
+        self.rows = 0
+        self.opened = self.last = time.monotonic()
 
 
 def _convert(block: Block) -> Callable[[], Any]:

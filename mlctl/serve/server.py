@@ -90,15 +90,24 @@ def prepare(
     port: int | None = None,
     workers: int | None = None,
     access_log: bool = False,
+    shadow: str | None = None,
+    canary: str | None = None,
 ) -> Prepared:
-    """Resolve the config and load the model once (sha256 checked) so a bad model fails before binding."""
-    from mlctl.serve.state import load_model
+    """Resolve the config and load the model once (sha256 checked) so a bad model fails before binding.
 
-    config = ServeConfig.from_params(params, project, model)
+    ``shadow`` / ``canary``: a second model (path or registry reference), checked here too.
+    """
+    from mlctl.serve.state import Served, load_model, load_second
+
+    config = ServeConfig.from_params(params, project, model, shadow=shadow, canary=canary)
     workers = params.workers if workers is None else workers
     port = params.port if port is None else port
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if not 0 < port < 65536:
         raise ConfigError(f"--port must be 1-65535, got {port}")
-    return Prepared(config, load_model(config), host or params.host, port, workers, access_log)
+    loaded = load_model(config)
+    champion = Served(loaded)
+    for role in ("shadow", "canary"):
+        load_second(config, role, champion)  # a bad second model fails here, before binding
+    return Prepared(config, loaded, host or params.host, port, workers, access_log)

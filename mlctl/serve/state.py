@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 class Served:
     """One loaded model plus what the routes precompute from its manifest."""
 
-    def __init__(self, model: OnnxModel):
+    def __init__(self, model: OnnxModel, role: str = "champion"):
+        self.role = role  # champion | canary | shadow: the request log's and /metrics' label
         self.model = model
         self.manifest = model.manifest
         self.version = model.version
@@ -46,12 +47,38 @@ def load_model(config: ServeConfig) -> OnnxModel:
     return OnnxModel.load(config.model_path, config.manifest_path, threads=config.threads)
 
 
+def load_second(config: ServeConfig, role: str, champion: Served) -> Served | None:
+    """The shadow or canary model of ``config`` (sha256 checked), warmed up; None when not configured.
+
+    A canary answers clients in the champion's place: it must take the same inputs for the same task.
+    A shadow only needs the same task (it validates the requests itself, with its own schema).
+    """
+    path = config.shadow_model_path if role == "shadow" else config.canary_model_path
+    manifest = config.shadow_manifest_path if role == "shadow" else config.canary_manifest_path
+    if not path:
+        return None
+    served = Served(OnnxModel.load(path, manifest, threads=config.threads), role)
+    same = served.signature == champion.signature if role == "canary" else served.task == champion.task
+    if not same:
+        raise ModelError(
+            f"the {role} model does not fit the champion: "
+            f"{_describe(served.signature)} vs {_describe(champion.signature)}",
+            where=path,
+            hint="a canary needs the champion's task and inputs; a shadow the champion's task",
+        )
+    served.warm_up()
+    return served
+
+
 class ModelState:
     """The current model, readiness, and the reload that keeps the old model on any doubt."""
 
     def __init__(self, config: ServeConfig, model: OnnxModel | None = None):
         self.config = config
         self.served = Served(model or load_model(config))
+        self.shadow = load_second(config, "shadow", self.served)
+        self.canary = load_second(config, "canary", self.served)
+        self.canary_share = config.canary_share if self.canary is not None else 0.0
         self.warm = False
         self.shutting_down = False
         self.draining = False  # the drain window after SIGTERM (serve.drain_seconds): new requests get 503
@@ -94,6 +121,17 @@ class ModelState:
             self.served = new  # one attribute assignment: requests see the old or the new model, never a mix
             self.reloads["ok"] += 1
             return old.version, new.version
+
+
+def promote(state: ModelState) -> tuple[str, str]:
+    """The canary becomes the champion for every later request (in-flight ones finish with their model)."""
+    canary = state.canary
+    if canary is None:
+        raise ModelError("no canary to promote", hint="start `mlctl serve --canary REF`")
+    old = state.served.version
+    state.served = Served(canary.model)  # the champion's role from now on; the model stays loaded and warm
+    state.canary, state.canary_share = None, 0.0
+    return old, canary.version
 
 
 def _describe(signature: tuple) -> str:

@@ -228,6 +228,36 @@ def useless_rule(params: GateParams, features: dict[str, Any] | None) -> list[Ru
     return [Rule("useless_features", features["metric"], len(useless), limit, len(useless) <= limit, detail=detail)]
 
 
+def replay_rules(params: GateParams, project: Project) -> list[Rule]:
+    """``replay``: the limits of `gate.replay` on reports/replay.json, when `mlctl replay` wrote one."""
+    from mlctl.core.fileio import read_json
+    from mlctl.stages.replay.breaches import judge
+
+    limits = params.replay
+    wanted = [
+        m
+        for m, v in (
+            ("disagreement", limits.max_disagreement),
+            ("new_rejects", limits.max_new_rejects),
+            ("latency_ratio", limits.max_latency_ratio),
+        )
+        if v is not None
+    ]
+    path = project.path(limits.report, what="gate.replay.report")
+    if not path.exists():
+        why = f"no replay report ({project.rel(path)}): run `mlctl replay` on a request log"
+        return [_skip("replay", m, why) for m in wanted]
+    report = read_json(path)
+    manifest = project.path(params.model_dir, what="model directory") / "model.json"
+    replayed = (report.get("candidate") or {}).get("sha256")
+    current = read_json(manifest).get("sha256") if manifest.exists() else None
+    if current and replayed and current != replayed:
+        why = f"{project.rel(path)} replayed model {replayed[:12]}, not this one ({current[:12]}): run `mlctl replay`"
+        return [_skip("replay", m, why) for m in wanted]
+    checks = judge(report, limits)
+    return [Rule("replay", c["metric"], c["value"], c["limit"], c["passed"], c["skipped"], c["detail"]) for c in checks]
+
+
 def decide(
     params: GateParams,
     task: str,
@@ -297,6 +327,7 @@ def run(params: GateParams, common: Common, project: Project, progress: Progress
         measured += latency_rule(params, project, model_dir, info, progress)
     features_file = metrics_dir / "features.json"
     features = read_json(features_file) if features_file.exists() else None
+    measured += replay_rules(params, project)
     primary, rules = decide(params, common.task, evaluated, slices, champion, measured, features)
 
     failed = [f"{r.rule}:{r.metric}" if r.metric else r.rule for r in rules if not r.passed and not r.skipped]

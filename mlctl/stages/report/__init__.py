@@ -56,6 +56,11 @@ def _current_json(project: Project, rel: str) -> Any:
     return read_json(path) if path.exists() else None
 
 
+def _current_text(project: Project, rel: str) -> str | None:
+    path = project.path(rel, what="report input")
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
 def _current_yaml(project: Project, rel: str) -> Any:
     from mlctl.core.fileio import read_yaml
 
@@ -178,6 +183,7 @@ def collect(
         "monitor": _current_json(project, params.monitor),
         "features": _current_json(project, params.features),
         "score": _score(project),
+        "replay": _current_text(project, params.replay),
         "drift": drift.to_dict(),
         "figures": [{**f.to_dict(), "src": f"{image_dir.name}/{f.file.name}"} for f in figs],
         "packages": [p.to_dict() for p in packages],

@@ -101,6 +101,14 @@ def monitor_section(m: dict, limit: int) -> str:
     return body + "\nFull report: `reports/monitor.md` / `reports/monitor.html` in the run's artifacts.\n"
 
 
+def replay_section(markdown: str) -> str:
+    """reports/replay.md, its headings nested under this section; the verdict line first, the rest folded."""
+    lines = markdown.strip().splitlines()
+    title = lines[0].lstrip("# ").strip() if lines else "Replay"
+    body = "\n".join(("####" + line[2:]) if line.startswith("## ") else line for line in lines[1:])
+    return f"**{title}**\n\n" + _details("candidate vs champion on the request log", body + "\n")
+
+
 def _cap(rows: list, limit: int) -> tuple[list, str]:
     if len(rows) <= limit:
         return rows, ""
@@ -315,6 +323,8 @@ def render(r: dict, *, image_dir: str, for_comment: bool = False) -> str:
         out += ["### Monitoring (`mlctl monitor`)\n", monitor_section(r["monitor"], limit)]
     if r.get("score"):
         out += ["### ML Test Score\n", score_section(r["score"])]
+    if r.get("replay"):
+        out += ["### Replay on logged traffic (`mlctl replay`)\n", replay_section(r["replay"])]
     out += ["### Plots\n", plots_section(r["figures"], image_dir, for_comment, r.get("artifacts_url"))]
     out += ["### Dependency and performance watch\n", watch_section(r, r["perf_tolerance"], limit)]
     out.extend(f"\n> note: {n}" for n in r.get("notes") or [])
