@@ -116,6 +116,14 @@ def test_without_continuous_training_monitoring_is_manual(tmp_path):
     assert status(result, "M2") == "manual" and result.sections["Monitoring"] < 6
 
 
+def test_canary_is_automated_by_a_shadow_and_replay_in_cd(tmp_path):
+    ctx = context(tmp_path)
+    assert "smoke" in next(t.evidence for t in judge(ctx).tests if t.id == "I6")
+    ctx.workflows["cd"].scripts += ["mlctl serve --model m@prod --shadow models/model.onnx", "mlctl replay staging.log"]
+    i6 = next(t for t in judge(ctx).tests if t.id == "I6")
+    assert i6.status == "automated" and "shadow" in i6.evidence and "replay" in i6.evidence
+
+
 def test_a_commented_out_or_manual_only_step_does_not_count(tmp_path):
     flow = tmp_path / "ct.yml"
     flow.write_text(

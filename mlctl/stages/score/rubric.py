@@ -224,6 +224,13 @@ def i5(ctx: Context) -> Verdict:
 
 
 def i6(ctx: Context) -> Verdict:
+    if ctx.auto_runs("cd", r"--shadow\b") and ctx.auto_runs("cd", r"\bmlctl replay\b"):
+        return (
+            AUTOMATED,
+            "cd.yml serves the candidate in shadow beside the champion, runs `mlctl replay` on the logged traffic "
+            "and promotes only if the replay gate passes",
+            "",
+        )
     if ctx.auto_runs("cd", r"\bmlctl smoke\b"):
         return AUTOMATED, "cd.yml starts the image's service and runs `mlctl smoke` before promoting", ""
     return MANUAL, "`mlctl smoke URL` checks a deployed service, by hand", "add cd.yml (`mlctl init` writes it)"
