@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
+import inspect
 import json
 import math
 import time
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SCORING = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "neg_root_mean_squared_error"}
 PREFIX = "model__"
+HALVING_FACTOR = 3  # scikit-learn's default: a third of the settings go on to each next round
 
 
 def problem_kind(task: str, n_classes: int | None) -> str:
@@ -118,8 +121,19 @@ def method_of(search: SearchParams) -> str:
     return "halving_random" if search.method == "halving" else search.method
 
 
-def make_search(pipeline: Any, space: dict[str, list], search: SearchParams, scoring: str, cv: Any, seed: int) -> Any:
-    """The scikit-learn search object for one candidate (refit=False: the stage refits the winner)."""
+def make_search(
+    pipeline: Any,
+    space: dict[str, list],
+    search: SearchParams,
+    scoring: str,
+    cv: Any,
+    seed: int,
+    budget: Budget | None = None,
+) -> Any:
+    """The scikit-learn search object for one candidate (refit=False: the stage refits the winner).
+
+    It evaluates its draws through ``budget`` (a few at a time, none started after the deadline).
+    """
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the Halving classes
     from sklearn.model_selection import (
         GridSearchCV,
@@ -132,26 +146,115 @@ def make_search(pipeline: Any, space: dict[str, list], search: SearchParams, sco
     method = method_of(search)
     n_draws = min(search.n_iter, grid_size(space))
     common = {"scoring": scoring, "cv": cv, "n_jobs": search.n_jobs, "refit": False, "error_score": "raise"}
-    if grid_size(space) == 1:  # nothing to tune: plain cross-validation of the one setting
-        return GridSearchCV(pipeline, grid, **common)
-    if method == "grid":
-        return GridSearchCV(pipeline, grid, **common)
-    if method == "random":
-        return RandomizedSearchCV(pipeline, grid, n_iter=n_draws, random_state=seed, **common)
-    if method == "halving_grid":
-        return HalvingGridSearchCV(pipeline, grid, random_state=seed, **common)
-    return HalvingRandomSearchCV(pipeline, grid, n_candidates=n_draws, random_state=seed, **common)
+    if grid_size(space) == 1 or method == "grid":  # one setting: plain cross-validation of it
+        obj = budgeted(GridSearchCV)(pipeline, grid, **common)
+    elif method == "random":
+        obj = budgeted(RandomizedSearchCV)(pipeline, grid, n_iter=n_draws, random_state=seed, **common)
+    elif method == "halving_grid":
+        obj = budgeted(HalvingGridSearchCV)(pipeline, grid, random_state=seed, **common)
+    else:
+        obj = budgeted(HalvingRandomSearchCV)(pipeline, grid, n_candidates=n_draws, random_state=seed, **common)
+    obj.budget = budget or Budget(None)
+    return obj
 
 
-def planned_fits(space: dict[str, list], search: SearchParams) -> int | None:
-    """Fits the search will run (None for halving: it decides as it goes)."""
+def planned_fits(space: dict[str, list], search: SearchParams, n_rows: int | None = None) -> int | None:
+    """Fits the search will run if the budget lets it (halving: its rounds' fits, given ``n_rows``)."""
     size = grid_size(space)
     method = method_of(search)
     if size == 1 or method == "grid":
         return size * search.cv
     if method == "random":
         return min(search.n_iter, size) * search.cv
-    return None
+    if n_rows is None:
+        return None
+    # successive halving, scikit-learn's defaults: factor 3, min_resources "exhaust" (rounds until few remain)
+    settings = size if method == "halving_grid" else min(search.n_iter, size)
+    fits = 0
+    while True:
+        fits += settings * search.cv
+        if settings <= HALVING_FACTOR:
+            return fits
+        settings = math.ceil(settings / HALVING_FACTOR)
+
+
+def workers(search: SearchParams) -> int:
+    """How many fits run at once: draws are handed to scikit-learn in chunks this size."""
+    from joblib import effective_n_jobs
+
+    if search.backend == "dask":
+        return search.dask_workers
+    return effective_n_jobs(search.n_jobs)
+
+
+class Budget:
+    """The search's time budget: no draw starts after ``deadline``; it counts what ran.
+
+    Draws are handed to scikit-learn a few at a time (as many as there are
+    workers; the first draw of each candidate alone), so the budget is checked
+    between them and the progress bar moves after each. The first draw of a
+    candidate always runs, so every candidate has a score.
+    """
+
+    def __init__(self, deadline: float | None, progress: Any = None, workers: int = 1):
+        self.deadline = deadline
+        self.progress = progress
+        self.workers = max(1, workers)
+        self.draws = 0  # settings cross-validated (a halving round's settings each count)
+        self.fits = 0
+        self.skipped = 0  # settings not started because the budget was spent
+        self._first = True
+
+    def start_candidate(self) -> None:
+        """A new candidate: its first draw runs whatever the clock says."""
+        self._first = True
+
+    def spent(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def wrap(self, evaluate: Any, n_splits: int) -> Any:
+        """``evaluate_candidates`` of a scikit-learn search, evaluated in budget-checked chunks."""
+        last: dict[str, Any] = {}
+
+        def evaluate_in_chunks(candidate_params: Any, cv: Any = None, more_results: Any = None, **kw: Any) -> Any:
+            settings = list(candidate_params)
+            if "callback_ctx" in kw:  # scikit-learn's callbacks number fits per call: chunks would collide
+                kw["callback_ctx"] = None
+            start = 0
+            while start < len(settings):
+                if not self._first and self.spent():
+                    self.skipped += len(settings) - start
+                    break
+                size = 1 if self._first else self.workers
+                part = slice(start, start + size)
+                extra = {k: list(v)[part] for k, v in more_results.items()} if more_results else None
+                last["results"] = evaluate(settings[part], cv, more_results=extra, **kw)
+                done = len(settings[part])
+                self._first = False
+                self.draws += done
+                self.fits += done * n_splits
+                if self.progress is not None:
+                    self.progress.advance(done * n_splits)
+                start += size
+            return last["results"]
+
+        return evaluate_in_chunks
+
+
+@functools.cache
+def budgeted(cls: type) -> type:
+    """``cls`` (a scikit-learn search class) evaluating its draws through its ``budget``."""
+
+    class Budgeted(cls):  # type: ignore[misc, valid-type]
+        budget: Budget
+
+        def _run_search(self, evaluate_candidates: Any, **kw: Any) -> None:
+            super()._run_search(self.budget.wrap(evaluate_candidates, self.n_splits_), **kw)
+
+    # scikit-learn passes keywords (callback_ctx...) only when _run_search's signature names them
+    Budgeted._run_search.__signature__ = inspect.signature(cls._run_search)  # type: ignore[attr-defined]
+    Budgeted.__name__ = Budgeted.__qualname__ = cls.__name__
+    return Budgeted
 
 
 @dataclass
@@ -165,6 +268,8 @@ class CandidateResult:
     n_fits: int
     seconds: float
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # its cv_results_
+    draws: int = 0  # settings cross-validated
+    skipped: int = 0  # settings never started: the time budget (train.search.budget_s) was spent
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -173,6 +278,8 @@ class CandidateResult:
             "cv_mean": self.cv_mean,
             "cv_std": self.cv_std,
             "n_fits": self.n_fits,
+            "draws": self.draws,
+            "skipped_for_budget": self.skipped,
             "seconds": round(self.seconds, 3),
         }
 
@@ -220,6 +327,7 @@ def run_search(name: str, search_obj: Any, X: pd.DataFrame, y: Any) -> Candidate
         n_fits=len(res["params"]) * search_obj.n_splits_,
         seconds=seconds,
         rows=rows,
+        draws=len(res["params"]),
     )
 
 
