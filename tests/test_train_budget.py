@@ -97,8 +97,10 @@ def test_planned_fits_for_halving_counts_its_rounds():
     from mlctl.params.train import SearchParams
 
     search = SearchParams(method="halving_random", n_iter=9, cv=3)
-    # 9 settings, then 3, then 1 (scikit-learn's factor 3): (9 + 3) x 3 folds; the last round has <= 3
-    assert planned_fits({"a": list(range(10))}, search, 1000) == (9 + 3) * 3
+    # 9 settings, then 3, then 1 (scikit-learn's factor 3): 1 + log3(9) rounds
+    assert planned_fits({"a": list(range(10))}, search, 1000) == (9 + 3 + 1) * 3
+    six = SearchParams(method="halving_random", n_iter=6, cv=3)
+    assert planned_fits({"a": list(range(10))}, six, 1000) == (6 + 2) * 3
     assert planned_fits({"a": [1, 2]}, SearchParams(method="random", n_iter=5, cv=3)) == 6
 
 
@@ -108,3 +110,17 @@ def test_negative_budget_is_refused():
     sources = {"sources": [{"name": "d", "path": "d.csv"}]}
     with pytest.raises(ConfigError, match=r"train\.search\.budget_s"):
         parse_params({"target": "y", "task": "regression", "collect": sources, "train": {"search": {"budget_s": -1}}})
+
+
+@pytest.mark.parametrize("n_iter", [2, 3, 6, 9])
+def test_planned_halving_fits_match_what_scikit_learn_runs(tmp_path, n_iter):
+    root = project(
+        tmp_path,
+        n=600,
+        candidates=["random_forest"],
+        spaces={"random_forest": {"n_estimators": [5, 6, 7], "max_depth": [2, 3, 4]}},
+        search={"method": "halving_random", "n_iter": n_iter, "cv": 2},
+    )
+    report = train_at(root).report
+    search = parse_params(yaml.safe_load((root / "params.yaml").read_text())).train.search
+    assert report["candidates"][0]["n_fits"] == planned_fits({"a": list(range(9))}, search, 420)

@@ -153,7 +153,11 @@ def make_search(
     elif method == "halving_grid":
         obj = budgeted(HalvingGridSearchCV)(pipeline, grid, random_state=seed, **common)
     else:
-        obj = budgeted(HalvingRandomSearchCV)(pipeline, grid, n_candidates=n_draws, random_state=seed, **common)
+        # "exhaust": the first round gets as many rows as lets the last one use them all (scikit-learn's
+        # default for random draws, "smallest", starts from a handful of rows: often a single class)
+        obj = budgeted(HalvingRandomSearchCV)(
+            pipeline, grid, n_candidates=n_draws, min_resources="exhaust", random_state=seed, **common
+        )
     obj.budget = budget or Budget(None)
     return obj
 
@@ -169,13 +173,13 @@ def planned_fits(space: dict[str, list], search: SearchParams, n_rows: int | Non
     if n_rows is None:
         return None
     # successive halving, scikit-learn's defaults: factor 3, min_resources "exhaust" (rounds until few remain)
+    # rounds: 1 + floor(log_factor(settings)), each keeping ceil(1 / factor) of the previous one's settings
     settings = size if method == "halving_grid" else min(search.n_iter, size)
-    fits = 0
-    while True:
+    fits, power, total = 0, 1, settings
+    while power <= total:
         fits += settings * search.cv
-        if settings <= HALVING_FACTOR:
-            return fits
-        settings = math.ceil(settings / HALVING_FACTOR)
+        settings, power = math.ceil(settings / HALVING_FACTOR), power * HALVING_FACTOR
+    return fits
 
 
 def workers(search: SearchParams) -> int:
