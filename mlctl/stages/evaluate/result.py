@@ -28,6 +28,7 @@ class EvaluateResult:
     files: list[str] = field(default_factory=list)
     rows_dropped: int = 0
     plots: dict[str, list[dict]] = field(default_factory=dict, repr=False)
+    sampling: dict[str, Any] = field(default_factory=dict)  # rows each measurement used (caps: evaluate.*_rows)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
