@@ -124,3 +124,25 @@ def test_planned_halving_fits_match_what_scikit_learn_runs(tmp_path, n_iter):
     report = train_at(root).report
     search = parse_params(yaml.safe_load((root / "params.yaml").read_text())).train.search
     assert report["candidates"][0]["n_fits"] == planned_fits({"a": list(range(9))}, search, 420)
+
+
+def test_a_search_with_its_budget_and_progress_pickles_for_the_workers(tmp_path):
+    import pickle
+    import threading
+
+    from mlctl.params.train import SearchParams
+    from mlctl.stages.train.search import Budget, make_search
+    from sklearn.linear_model import LogisticRegression
+
+    class Unpicklable(Recorder):
+        lock = threading.Lock()  # like a live progress bar: a lock and threads
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.held = threading.Lock()
+
+    obj = make_search(
+        LogisticRegression(), {"C": [1.0, 2.0]}, SearchParams(), "roc_auc", 2, 0, Budget(None, Unpicklable())
+    )
+    copy = pickle.loads(pickle.dumps(obj))
+    assert type(copy).__name__ == "RandomizedSearchCV" and not hasattr(copy, "budget")

@@ -255,10 +255,28 @@ def budgeted(cls: type) -> type:
         def _run_search(self, evaluate_candidates: Any, **kw: Any) -> None:
             super()._run_search(self.budget.wrap(evaluate_candidates, self.n_splits_), **kw)
 
+        def __getstate__(self) -> dict[str, Any]:
+            # scikit-learn sends the search (caller=self) to its workers: never the progress bar with it
+            state = dict(super().__getstate__())
+            state.pop("budget", None)
+            return state
+
     # scikit-learn passes keywords (callback_ctx...) only when _run_search's signature names them
     Budgeted._run_search.__signature__ = inspect.signature(cls._run_search)  # type: ignore[attr-defined]
-    Budgeted.__name__ = Budgeted.__qualname__ = cls.__name__
+    Budgeted.__name__ = cls.__name__
+    Budgeted.__qualname__ = f"Budgeted{cls.__name__}"  # pickled by reference: see __getattr__ below
+    Budgeted.__module__ = __name__
     return Budgeted
+
+
+def __getattr__(name: str) -> Any:
+    """``Budgeted<SearchClass>``: built on first use, so a worker process can unpickle a search."""
+    if name.startswith("Budgeted") and name.endswith("SearchCV"):
+        from sklearn import model_selection
+        from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the Halving classes
+
+        return budgeted(getattr(model_selection, name.removeprefix("Budgeted")))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
