@@ -130,9 +130,11 @@ def test_a_search_with_its_budget_and_progress_pickles_for_the_workers(tmp_path)
     import pickle
     import threading
 
-    from mlctl.params.train import SearchParams
-    from mlctl.stages.train.search import Budget, make_search
     from sklearn.linear_model import LogisticRegression
+
+    from mlctl.params.train import SearchParams
+    from mlctl.stages.train.budget import Budget
+    from mlctl.stages.train.search import make_search
 
     class Unpicklable(Recorder):
         lock = threading.Lock()  # like a live progress bar: a lock and threads

@@ -126,6 +126,7 @@ def fit(
     from mlctl.model.estimators import build_pipeline, category_levels, make_baseline, preprocessor
     from mlctl.model.features import to_model_frame
     from mlctl.stages.train import search as s
+    from mlctl.stages.train.budget import Budget, workers
 
     progress = progress or NoProgress()
     sp = params.search
@@ -144,7 +145,7 @@ def fit(
     results: list[CandidateResult] = []
     started = time.perf_counter()
     deadline = None if sp.budget_s is None else started + sp.budget_s
-    budget = s.Budget(deadline, progress, workers=s.workers(sp))
+    budget = Budget(deadline, progress, workers=workers(sp))
     with s.backend(sp):
         for i, name in enumerate(params.candidates, 1):
             planned = s.planned_fits(spaces[name], sp, len(X))
