@@ -93,7 +93,8 @@ def measured(cmd: list[str], cwd: Path, env: dict | None = None) -> dict:
     wrapper = [sys.executable, str(HERE), "--measure", "--", *cmd]
     out = subprocess.run(wrapper, cwd=cwd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+        err = out.stderr.strip().splitlines()
+        raise RuntimeError(f"{' '.join(cmd)} failed ({out.returncode}):\n" + "\n".join([*err[:5], "...", *err[-15:]]))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -225,7 +226,9 @@ def direct_main(step: str, project: Path) -> None:
             from skl2onnx import to_onnx
 
             from mlctl.core.fileio import load_skops
+            from mlctl.stages.export.onnx_fixes import register
 
+            register()  # skl2onnx 1.20 cannot convert HistGradientBoosting as shipped (see onnx_fixes)
             model = load_skops(project / "models/model.skops")
             df = pd.read_parquet(processed / "test.parquet")
             X = to_frame(df, train_info)
@@ -284,7 +287,7 @@ def one_size(rows: int, work: Path, compare: bool) -> dict:
     data = work / f"data-{rows}.parquet"
     if not data.exists():
         generate(rows, data)
-    out: dict = {"rows": rows}
+    out: dict = {"rows": rows, "load_before": os.getloadavg()[0]}  # 2 shared cores: a busy machine shows here
     project = work / f"p{rows}"
     shutil.rmtree(project, ignore_errors=True)
     env = env_for()
@@ -292,6 +295,7 @@ def one_size(rows: int, work: Path, compare: bool) -> dict:
     out.update(run_pipeline(project, work, f"new-{rows}"))
     out["direct"] = direct(project)
     out["total_seconds"] = round(out["init"]["seconds"] + out["repro"]["seconds"], 1)
+    out["load_after"] = os.getloadavg()[0]
     if compare:
         old = work / f"p{rows}-old"
         shutil.rmtree(old, ignore_errors=True)
@@ -310,6 +314,7 @@ def report(out: dict) -> None:
         f"\n== {rows:,} rows: init {out['init']['seconds']:.1f}s, pipeline {out['repro']['seconds']:.1f}s, "
         f"total {out['total_seconds']:.1f}s; best {out['best']['candidate']} {out['best']['params']}"
     )
+    print(f"   load average (1 min) {out['load_before']:.1f} before, {out['load_after']:.1f} after the pipeline")
     print(
         f"   {out['metric']} {out['value']:.4f} [{out['interval'][0]:.4f}, {out['interval'][1]:.4f}], "
         f"draws {out['draws']}, model.skops {out['skops_mb']} MB, model.onnx {out['onnx_mb']} MB"
