@@ -146,11 +146,15 @@ def permutation_importance(
 ) -> list[dict[str, Any]]:
     """Drop in ``scoring`` when each input feature is shuffled, largest first (on at most ``max_rows`` rows)."""
     from sklearn.inspection import permutation_importance as sk_permutation_importance
+    from threadpoolctl import threadpool_limits
 
     if max_rows is not None and len(X) > max_rows:
         idx = sample_rows(len(X), max_rows, seed)
         X, y = X.iloc[idx], y.iloc[idx] if hasattr(y, "iloc") else y[idx]
-    result = sk_permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed, n_jobs=1)
+    # One OpenMP thread: histogram boosting opens a parallel region per tree in every one of these
+    # features x repeats predictions, and on a busy machine each region waits for a descheduled thread.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        result = sk_permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed, n_jobs=1)
     records = [
         {"feature": str(name), "importance": float(mean), "std": float(std)}
         for name, mean, std in zip(X.columns, result.importances_mean, result.importances_std, strict=True)
