@@ -103,8 +103,10 @@ def measure_main(cmd: list[str]) -> None:
     started = time.perf_counter()
     code = subprocess.run(cmd, stdout=sys.stderr).returncode
     seconds = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / GIB  # Linux: KiB
-    record = {"cmd": cmd, "seconds": round(seconds, 3), "rss_gib": round(rss, 3), "code": code}
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss = usage.ru_maxrss * 1024 / GIB  # Linux: KiB
+    cpu = usage.ru_utime + usage.ru_stime  # CPU seconds of the whole tree: less sensitive to a busy machine
+    record = {"cmd": cmd, "seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "rss_gib": round(rss, 3), "code": code}
     if os.environ.get("BENCH_STAGES"):
         with open(os.environ["BENCH_STAGES"], "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
@@ -154,7 +156,7 @@ def run_pipeline(project: Path, work: Path, label: str) -> dict:
     for line in stages_file.read_text().splitlines():
         record = json.loads(line)
         if record["cmd"][0] == "mlctl":  # not the outer `dvc repro`
-            stages[record["cmd"][1]] = {"seconds": record["seconds"], "rss_gib": record["rss_gib"]}
+            stages[record["cmd"][1]] = {k: record[k] for k in ("seconds", "cpu_s", "rss_gib")}
     return {"repro": total, "stages": stages, **results(project)}
 
 
@@ -308,6 +310,14 @@ def one_size(rows: int, work: Path, compare: bool) -> dict:
     return out
 
 
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _over(mine: float | None, direct: float | None) -> str:
+    return "" if mine is None or not direct else f"{(mine / direct - 1) * 100:+.0f}%"
+
+
 def report(out: dict) -> None:
     rows = out["rows"]
     print(
@@ -319,16 +329,18 @@ def report(out: dict) -> None:
         f"   {out['metric']} {out['value']:.4f} [{out['interval'][0]:.4f}, {out['interval'][1]:.4f}], "
         f"draws {out['draws']}, model.skops {out['skops_mb']} MB, model.onnx {out['onnx_mb']} MB"
     )
-    print(f"   {'stage':<10} {'mlctl s':>9} {'RSS GiB':>8} {'direct s':>9} {'RSS GiB':>8} {'overhead':>9}")
+    head = ("stage", "mlctl s", "cpu s", "RSS GiB", "direct s", "cpu s", "RSS GiB", "over wall", "over cpu")
+    print("   " + " ".join(f"{h:>9}" for h in head))
     for stage, m in out["stages"].items():
-        d = out["direct"].get(stage)
-        mine = m["seconds"]
-        if stage == "train" and d:
-            mine = m["seconds"] - out["search_seconds"]  # the search is mlctl's work, the direct side has none
-        over = f"{(mine / d['seconds'] - 1) * 100:+.0f}%" if d and d["seconds"] > 0 else ""
-        direct_s = f"{d['seconds']:.2f}" if d else "-"
-        direct_rss = f"{d['rss_gib']:.2f}" if d else "-"
-        print(f"   {stage:<10} {m['seconds']:>9.2f} {m['rss_gib']:>8.2f} {direct_s:>9} {direct_rss:>8} {over:>9}")
+        d = out["direct"].get(stage) or {}
+        wall, cpu = m["seconds"], m.get("cpu_s")
+        if stage == "train" and d:  # the search is mlctl's work, the direct side has none
+            wall -= out["search_seconds"]
+            cpu = None
+        cells = [stage, f"{m['seconds']:.2f}", _num(m.get("cpu_s")), f"{m['rss_gib']:.2f}"]
+        cells += [_num(d.get("seconds")), _num(d.get("cpu_s")), _num(d.get("rss_gib"))]
+        cells += [_over(wall, d.get("seconds")), _over(cpu, d.get("cpu_s"))]
+        print("   " + " ".join(f"{c:>9}" for c in cells))
     print(
         f"   train: search {out['search_seconds']:.1f}s of {out['stages']['train']['seconds']:.1f}s "
         "(overhead above: the stage minus its search vs one direct fit)"
@@ -342,6 +354,10 @@ def report(out: dict) -> None:
             f"[{old['interval'][0]:.4f}, {old['interval'][1]:.4f}], total {old['total_seconds']:.1f}s, "
             f"model.skops {old['skops_mb']} MB, model.onnx {old['onnx_mb']} MB"
         )
+        cpu_old = sum(m.get("cpu_s") or 0 for m in old["stages"].values())
+        cpu_new = sum(m.get("cpu_s") or 0 for m in out["stages"].values())
+        if cpu_new:
+            print(f"   pipeline CPU seconds: old {cpu_old:.0f}, size-aware {cpu_new:.0f} ({cpu_old / cpu_new:.1f}x)")
         print(
             f"   size-aware default is {speed:.1f}x faster; its {out['metric']} "
             f"{'is' if inside else 'is NOT'} within the old default's interval or better"
