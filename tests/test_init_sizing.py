@@ -61,7 +61,7 @@ def test_above_the_threshold_histogram_boosting_and_successive_halving(tmp_path,
     linear = "logistic_regression" if task == "classification" else "ridge"
     assert train["candidates"] == [linear, "hist_gradient_boosting"]
     boost = train["spaces"]["hist_gradient_boosting"]
-    assert max(boost["max_leaf_nodes"]) <= 63 and max(boost["max_iter"]) <= 300
+    assert max(boost["max_leaf_nodes"]) <= 63 and max(boost["max_iter"]) <= 200
     assert train["search"]["method"] == "halving_random"
     assert "400 rows (>= 100)" in params["text"]
 
