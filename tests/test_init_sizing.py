@@ -62,7 +62,8 @@ def test_above_the_threshold_histogram_boosting_and_successive_halving(tmp_path,
     assert train["candidates"] == [linear, "hist_gradient_boosting"]
     boost = train["spaces"]["hist_gradient_boosting"]
     assert max(boost["max_leaf_nodes"]) <= 63 and max(boost["max_iter"]) <= 200
-    assert train["search"]["method"] == "halving_random"
+    assert train["search"]["method"] == "halving_random" and train["search"]["cv"] == 2
+    assert len(next(iter(train["spaces"][linear].values()))) == 1  # the linear model at one setting
     assert "400 rows (>= 100)" in params["text"]
 
 
