@@ -48,3 +48,18 @@ def test_registry_errors_suggest_names():
         spec("random_forrest", "classification")
     with pytest.raises(ConfigError, match="does not do classification"):
         spec("linear_regression", "classification")
+
+
+def test_histogram_boosting_gets_missing_values_and_the_others_an_imputer():
+    df = make_frame(n=300, seed=5).drop(columns=["signup"])
+    features = infer_features(df, "target")
+    X = to_model_frame(df, features)
+    X.loc[:40, "x1"] = np.nan
+    boost = build_pipeline("hist_gradient_boosting", "classification", features, PreprocessParams(), 0, max_iter=10)
+    numeric = dict((name, step) for name, step, _ in boost.named_steps["preprocess"].transformers)["numeric"]
+    assert numeric == "passthrough"
+    boost.fit(X, df.target)
+    assert np.isnan(boost.named_steps["preprocess"].transform(X.head(41))[:, 0]).all()  # NaN reaches the model
+    forest = build_pipeline("random_forest", "classification", features, PreprocessParams(), 0, n_estimators=5)
+    numeric = dict((name, step) for name, step, _ in forest.named_steps["preprocess"].transformers)["numeric"]
+    assert type(numeric).__name__ == "SimpleImputer"

@@ -354,3 +354,19 @@ def test_cli_help_lists_export_and_explain():
     assert "export" in result.stdout and "explain" in result.stdout
     result = runner.invoke(app, ["export", "--help"])
     assert result.exit_code == 0 and "parity" in result.stdout and "--json" in result.stdout
+
+
+def test_onnx_model_over_the_gates_max_model_mb_is_refused(tmp_path: Path):
+    from mlctl.core.fileio import write_json
+
+    root = write_trained_project(tmp_path, name="random_forest")
+    rule = {"rule": "model_size", "metric": None, "value": 0.01, "limit": 0.001, "passed": False}
+    write_json(root / "reports" / "gate.json", {"passed": False, "rules": [rule]})
+    result = runner.invoke(app, ["export", "-C", str(root)])
+    assert result.exit_code == 5, result.output  # the gate's exit code: the same rule, on the ONNX model
+    assert "exported ONNX model is" in result.stderr and "limit 0.001 MB" in result.stderr
+    assert not (root / "models" / "model.onnx").exists()
+    rule["limit"] = 50
+    write_json(root / "reports" / "gate.json", {"passed": True, "rules": [rule]})
+    assert runner.invoke(app, ["export", "-C", str(root)]).exit_code == 0
+    assert (root / "models" / "model.onnx").stat().st_size < 50_000_000

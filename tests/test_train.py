@@ -80,7 +80,15 @@ def test_binary_random_search_with_two_candidates(tmp_path):
     best = max(report["candidates"], key=lambda c: c["cv_mean"])
     assert report["best"] == {"candidate": best["name"], "params": best["best_params"], "cv_score": best["cv_mean"]}
     assert all(c["n_fits"] == 2 * 2 for c in report["candidates"])  # n_iter=2 draws x cv=2
-    assert report["search"] == {"method": "random", "cv": 2, "n_iter": 2, "backend": "loky"}
+    assert report["search"] == {
+        "method": "random",
+        "cv": 2,
+        "n_iter": 2,
+        "backend": "loky",
+        "budget_s": None,
+        "draws": 4,
+        "skipped_for_budget": 0,
+    }
     assert report["train_rows"] == 168 and report["fit_rows"] == 168 + 36
     assert report["refit_on"] == ["train", "validation"]
     assert len(report["data_hash"]) == 64

@@ -43,12 +43,13 @@ def train(project_dir: Path = ProjectOpt, as_json: bool = JsonOpt) -> None:
             f"{c['cv_mean']:.4f} ± {c['cv_std']:.4f}",
             c["best_params"],
             c["n_fits"],
+            f"{c['draws']}" + (f" (+{c['skipped_for_budget']} over budget)" if c.get("skipped_for_budget") else ""),
             f"{c['seconds']:.1f}s",
         ]
         for c in report["candidates"]
     ]
     title = f"candidates ({report['scoring']}, {report['search']['cv']}-fold CV, {report['search']['method']} search)"
-    out.print(table(title, ["candidate", "cv score", "best params", "fits", "time"], rows))
+    out.print(table(title, ["candidate", "cv score", "best params", "fits", "draws", "time"], rows))
     ok(
         f"best: {best} ({report['scoring']} {report['best']['cv_score']:.4f}), refit on "
         f"{' + '.join(report['refit_on'])} ({report['fit_rows']} rows), {len(report['features'])} features "

@@ -26,6 +26,10 @@ class Spec:
     space: dict[str, list] = field(default_factory=dict)
     scale: bool = True  # distance/gradient-based models need scaled inputs; trees do not
     seeded: bool = True  # takes random_state
+    # False: NaN reaches the model, which learns where missing values go (and ONNX sends them there).
+    # An imputed float64 statistic is a point mass the model splits exactly on, and ONNX imputes its
+    # float32 rounding: on large data some rows then take the other branch.
+    impute: bool = True
 
 
 REGISTRY: dict[str, Spec] = {
@@ -51,6 +55,7 @@ REGISTRY: dict[str, Spec] = {
         "sklearn.ensemble:HistGradientBoostingRegressor",
         {"max_iter": [100, 200], "learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31]},
         scale=False,
+        impute=False,
     ),
     "knn": Spec(
         "sklearn.neighbors:KNeighborsClassifier",
@@ -126,7 +131,12 @@ def category_levels(X: Any, features: list[Feature], max_categories: int | None)
 
 
 def preprocessor(
-    features: list[Feature], prep: PreprocessParams, *, scale: bool, levels: list[list[str]] | None = None
+    features: list[Feature],
+    prep: PreprocessParams,
+    *,
+    scale: bool,
+    levels: list[list[str]] | None = None,
+    impute: bool = True,
 ) -> Any:
     """A ColumnTransformer: impute (+ scale) numerics, one-hot or ordinal encode categoricals.
 
@@ -141,7 +151,9 @@ def preprocessor(
     numeric = [f.name for f in features if f.kind == "numeric"]
     categorical = [f.name for f in features if f.kind == "categorical"]
     steps = []
-    if numeric:
+    if numeric and not impute:  # the model handles missing values itself
+        steps.append(("numeric", "passthrough", numeric))
+    elif numeric:
         imputer = SimpleImputer(strategy=prep.numeric_impute, keep_empty_features=True)
         num = Pipeline([("impute", imputer), ("scale", StandardScaler())]) if scale and prep.scale else imputer
         steps.append(("numeric", num, numeric))
@@ -171,7 +183,7 @@ def build_pipeline(
     entry = spec(name, task)
     return Pipeline(
         [
-            ("preprocess", preprocessor(features, prep, scale=entry.scale, levels=levels)),
+            ("preprocess", preprocessor(features, prep, scale=entry.scale, levels=levels, impute=entry.impute)),
             ("model", make_estimator(name, task, seed, **params)),
         ]
     )

@@ -156,24 +156,38 @@ def _regression(s: Scored) -> tuple[dict[str, float | None], dict[str, str]]:
     return values, why
 
 
-def bootstrap(s: Scored, resamples: int, seed: int, confidence: float = 0.95) -> dict[str, dict[str, Any]]:
+def bootstrap(
+    s: Scored, resamples: int, seed: int, confidence: float = 0.95, max_rows: int | None = None
+) -> dict[str, dict[str, Any]]:
     """Percentile confidence intervals per metric from ``resamples`` seeded row resamples.
 
     A metric undefined in some resamples (a class missing by chance) is summarised
     over the resamples where it is defined; ``defined`` says how many those were.
+
+    Above ``max_rows`` rows each resample draws ``m = max_rows`` rows (an m-out-of-n
+    bootstrap): the deviations of the resampled metric from the full-data value are
+    scaled by sqrt(m / n), so the interval has the width of n rows at the cost of m.
     """
     import numpy as np
 
     names = metric_names(s.task)
     if resamples == 0 or len(s) == 0:
         return {}
+    n = len(s)
+    m = n if max_rows is None or n <= max_rows else max_rows
+    full = compute(s)[0] if m < n else {}
+    scale = (m / n) ** 0.5
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(resamples):
-        values, _ = compute(s.take(rng.integers(0, len(s), len(s))))
+        values, _ = compute(s.take(rng.integers(0, n, m)))
         for name in names:
-            if values[name] is not None:
+            if values[name] is None:
+                continue
+            if m == n:
                 draws[name].append(values[name])
+            elif full.get(name) is not None:
+                draws[name].append(full[name] + scale * (values[name] - full[name]))
     alpha = (1 - confidence) / 2
     out = {}
     for name in names:

@@ -31,6 +31,11 @@ class EvaluateParams(Section):
     min_slice_size: int = Field(default=20, ge=1)
     permutation_repeats: int = Field(default=3, ge=1)
     bootstrap: int = Field(default=200, ge=0)  # resamples for metric confidence intervals
+    # Caps that keep evaluate linear in the split's size (seeded samples; the model card states them):
+    # resamples of at most this many rows, rescaled to the split's size (an m-out-of-n bootstrap)
+    bootstrap_rows: int = Field(default=50_000, ge=100)
+    importance_rows: int = Field(default=10_000, ge=100)  # permutation importance on a sample this size
+    plot_rows: int = Field(default=50_000, ge=100)  # confusion plot records (one per row) at most
     metrics_dir: str = A.METRICS_DIR
     plots_dir: str = A.PLOTS_DIR
     model_card: str = A.MODEL_CARD

@@ -22,3 +22,4 @@ class ExportParams(Section):
     input_dir: str = A.PROCESSED_DIR  # train split: input schema; test split: parity check
     parity_split: str = "test"
     metrics: str = f"{A.METRICS_DIR}/{A.METRICS_FILE}"  # copied into the manifest when present
+    gate_report: str = A.GATE_REPORT  # its model_size rule (gate.max_model_mb) also bounds the ONNX model

@@ -31,6 +31,9 @@ class SearchParams(Section):
     cv: int = Field(default=3, ge=2)
     scoring: str | None = None  # default: roc_auc / f1_macro / neg_root_mean_squared_error
     n_jobs: int = -1  # -1: every core
+    # seconds for the whole search: no draw starts after it (each candidate's first draw always runs);
+    # models/train.json says how many draws ran and how many the budget skipped. None: no limit
+    budget_s: float | None = Field(default=None, ge=0)
     backend: Literal["loky", "dask"] = "loky"  # dask: scikit-learn's joblib Dask backend
     scheduler: str | None = None  # dask scheduler address; none: a local cluster
     dask_workers: int = Field(default=2, ge=1)  # local cluster size when no scheduler is given

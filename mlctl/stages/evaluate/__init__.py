@@ -112,7 +112,7 @@ def evaluate_frame(
     _, base_scored = score_rows(baseline, labelled, info)
     (model_values, model_why), (base_values, base_why) = compute(model_scored), compute(base_scored)
     progress.advance()
-    intervals = bootstrap(model_scored, params.bootstrap, seed, CONFIDENCE)
+    intervals = bootstrap(model_scored, params.bootstrap, seed, CONFIDENCE, max_rows=params.bootstrap_rows)
     progress.advance()
     slices = slice_metrics(labelled, model_scored, params.slices, params.min_slice_size)
     fairness = None
@@ -122,11 +122,13 @@ def evaluate_frame(
     progress.advance()
     n_classes = len(model_scored.classes)
     scoring = importance_scoring(task, model_values, n_classes, model_scored.is_proba)
-    importance = curves.permutation_importance(model, X, y, scoring, params.permutation_repeats, seed)
+    importance = curves.permutation_importance(
+        model, X, y, scoring, params.permutation_repeats, seed, max_rows=params.importance_rows
+    )
     value = feature_value(model, X, y, model_scored, model_values, params.bootstrap, seed)
     notes, plots = [], {"feature_importance": importance}
     if task == "classification":
-        plots["confusion"] = curves.confusion(model_scored)
+        plots["confusion"] = curves.confusion(model_scored, params.plot_rows, seed)
         for name, fn in (("roc", curves.roc), ("precision_recall", curves.precision_recall)):
             plots[name], note = fn(model_scored)
             notes += [note] if note else []
@@ -152,7 +154,21 @@ def evaluate_frame(
         notes=notes,
         rows_dropped=len(df) - len(labelled),
         plots=plots,
+        sampling=sampling(len(labelled), params, task),
     )
+
+
+def sampling(rows: int, params: EvaluateParams, task: str) -> dict[str, Any]:
+    """How many rows each measurement used: all of them, or its cap (a seeded sample)."""
+    used = {
+        "rows": rows,
+        "bootstrap_rows": min(rows, params.bootstrap_rows),
+        "importance_rows": min(rows, params.importance_rows),
+    }
+    if task == "classification":
+        used["confusion_rows"] = min(rows, params.plot_rows)
+    used["capped"] = sorted(k for k, v in used.items() if k != "rows" and v < rows)
+    return used
 
 
 def load_training(project: Project, model_dir: str) -> tuple[Any, Any, dict[str, Any]]:
@@ -221,6 +237,9 @@ def run(params: EvaluateParams, common: Common, project: Project, progress: Prog
     card_path = project.path(params.model_card, what="model card")
     evaluate_json = {**result.metrics, "rows": result.rows, "undefined": result.undefined}
     intervals_json = {"confidence": CONFIDENCE, "resamples": params.bootstrap, "seed": common.seed}
+    # rows each measurement used (numbers only: DVC reads this file as metrics); bootstrap_rows < rows:
+    # m-out-of-n resamples, rescaled to the split's size
+    intervals_json["sampling"] = {k: v for k, v in result.sampling.items() if isinstance(v, int)}
     intervals_json["model"] = result.intervals
     slices_json = {**result.slices, "fairness": result.fairness}
     written = [

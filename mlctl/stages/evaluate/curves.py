@@ -25,10 +25,32 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def confusion(s: Scored) -> list[dict[str, str]]:
-    """One record per row, actual and predicted label: the `confusion` template counts them."""
+def sample_rows(n: int, cap: int, seed: int) -> np.ndarray:
+    """Row positions: all ``n``, or a seeded sample of ``cap`` of them in their original order."""
+    import numpy as np
+
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
+
+
+def confusion(s: Scored, max_rows: int | None = None, seed: int = 0) -> list[dict[str, str]]:
+    """One record per row, actual and predicted label: the `confusion` template counts them.
+
+    Above ``max_rows`` rows, a seeded sample of that many (the shares stay, the counts shrink).
+    """
     names = [str(c) for c in s.classes]
-    return [{"actual": names[a], "predicted": names[p]} for a, p in zip(s.y, s.pred, strict=True)]
+    idx = sample_rows(len(s), max_rows or len(s), seed)
+    return [{"actual": names[a], "predicted": names[p]} for a, p in zip(s.y[idx], s.pred[idx], strict=True)]
+
+
+def _thin(n: int) -> np.ndarray:
+    """At most MAX_POINTS vertices of an n-point curve, evenly spaced, first and last kept."""
+    import numpy as np
+
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
 
 
 def _binary_view(s: Scored) -> tuple[np.ndarray, np.ndarray, str]:
@@ -51,6 +73,8 @@ def roc(s: Scored) -> tuple[list[dict], str | None]:
     if positive.all() or not positive.any():
         return [], "no ROC curve: the data has a single class"
     fpr, tpr, thr = roc_curve(positive, score)
+    keep = _thin(len(fpr))  # the exact curve through fewer vertices
+    fpr, tpr, thr = fpr[keep], tpr[keep], thr[keep]
     records = [{"fpr": _num(f), "tpr": _num(t), "threshold": _num(h)} for f, t, h in zip(fpr, tpr, thr, strict=True)]
     return records, None if len(s.classes) == 2 else f"ROC curve {what}"
 
@@ -64,8 +88,12 @@ def precision_recall(s: Scored) -> tuple[list[dict], str | None]:
     positive, score, what = _binary_view(s)
     if not positive.any():
         return [], "no precision-recall curve: no positive rows"
+    import numpy as np
+
     precision, recall, thr = precision_recall_curve(positive, score)
-    thresholds = [*thr, None]
+    thresholds = np.array([*thr, None], dtype=object)
+    keep = _thin(len(precision))
+    precision, recall, thresholds = precision[keep], recall[keep], thresholds[keep]
     records = [
         {"recall": _num(r), "precision": _num(p), "threshold": None if t is None else _num(t)}
         for r, p, t in zip(recall, precision, thresholds, strict=True)
@@ -81,29 +109,26 @@ def calibration(s: Scored, bins: int = CALIBRATION_BINS) -> tuple[list[dict], st
         return [], "no calibration curve: the model gives no probabilities"
     positive, proba, what = _binary_view(s)
     which = np.clip((proba * bins).astype(int), 0, bins - 1)
-    records = []
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            records.append(
-                {
-                    "bin": b,
-                    "bin_low": b / bins,
-                    "bin_high": (b + 1) / bins,
-                    "mean_predicted": float(proba[mask].mean()),
-                    "fraction_positive": float(positive[mask].mean()),
-                    "rows": int(mask.sum()),
-                }
-            )
+    rows = np.bincount(which, minlength=bins)  # one pass over every row, whatever their number
+    predicted = np.bincount(which, weights=proba, minlength=bins)
+    positives = np.bincount(which, weights=positive.astype(float), minlength=bins)
+    records = [
+        {
+            "bin": b,
+            "bin_low": b / bins,
+            "bin_high": (b + 1) / bins,
+            "mean_predicted": float(predicted[b] / rows[b]),
+            "fraction_positive": float(positives[b] / rows[b]),
+            "rows": int(rows[b]),
+        }
+        for b in range(bins)
+        if rows[b]
+    ]
     return records, None if len(s.classes) == 2 else f"calibration {what}"
 
 
 def _sample(n: int, seed: int) -> np.ndarray:
-    import numpy as np
-
-    if n <= MAX_POINTS:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, MAX_POINTS, replace=False))
+    return sample_rows(n, MAX_POINTS, seed)
 
 
 def predicted_vs_actual(s: Scored, seed: int) -> list[dict]:
@@ -116,11 +141,20 @@ def residuals(s: Scored, seed: int) -> list[dict]:
     return [{"predicted": float(s.pred[i]), "residual": float(s.y[i] - s.pred[i])} for i in _sample(len(s), seed)]
 
 
-def permutation_importance(model: Any, X: Any, y: Any, scoring: str, repeats: int, seed: int) -> list[dict[str, Any]]:
-    """Drop in ``scoring`` when each input feature is shuffled, largest first."""
+def permutation_importance(
+    model: Any, X: Any, y: Any, scoring: str, repeats: int, seed: int, max_rows: int | None = None
+) -> list[dict[str, Any]]:
+    """Drop in ``scoring`` when each input feature is shuffled, largest first (on at most ``max_rows`` rows)."""
     from sklearn.inspection import permutation_importance as sk_permutation_importance
+    from threadpoolctl import threadpool_limits
 
-    result = sk_permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed, n_jobs=1)
+    if max_rows is not None and len(X) > max_rows:
+        idx = sample_rows(len(X), max_rows, seed)
+        X, y = X.iloc[idx], y.iloc[idx] if hasattr(y, "iloc") else y[idx]
+    # One OpenMP thread: histogram boosting opens a parallel region per tree in every one of these
+    # features x repeats predictions, and on a busy machine each region waits for a descheduled thread.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        result = sk_permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed, n_jobs=1)
     records = [
         {"feature": str(name), "importance": float(mean), "std": float(std)}
         for name, mean, std in zip(X.columns, result.importances_mean, result.importances_std, strict=True)

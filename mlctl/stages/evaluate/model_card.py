@@ -89,6 +89,17 @@ def _fairness(result: EvaluateResult) -> list[str]:
     return lines
 
 
+def _sampled(result: EvaluateResult) -> list[str]:
+    """The measurements made on a seeded sample of the split, with the sample's size."""
+    used = result.sampling or {}
+    what = {
+        "bootstrap_rows": "the intervals resample {n:,} rows at a time, rescaled to all {rows:,} (m-out-of-n)",
+        "importance_rows": "permutation importance is measured on a seeded sample of {n:,} rows",
+        "confusion_rows": "the confusion plot holds a seeded sample of {n:,} rows",
+    }
+    return [f"- Sampled: {what[k].format(n=used[k], rows=used['rows'])}." for k in used.get("capped", [])]
+
+
 def _use_and_limits(result: EvaluateResult, info: dict[str, Any], params: EvaluateParams) -> list[str]:
     feature_names = [f["name"] for f in info["features"]]
     what = (
@@ -103,6 +114,7 @@ def _use_and_limits(result: EvaluateResult, info: dict[str, Any], params: Evalua
         f"- Measured on {result.rows} rows of the `{result.split}` split; the intervals are {params.bootstrap}-"
         "resample bootstrap percentiles and do not cover data drift after training.",
     ]
+    lines += _sampled(result)
     if params.sensitive:
         if params.sensitive in feature_names:
             lines.append(

@@ -30,6 +30,7 @@ class EvaluateResult:
     rows_dropped: int = 0
     staleness: dict[str, Any] | None = None  # the staleness curve (metrics/staleness.json)
     plots: dict[str, list[dict]] = field(default_factory=dict, repr=False)
+    sampling: dict[str, Any] = field(default_factory=dict)  # rows each measurement used (caps: evaluate.*_rows)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

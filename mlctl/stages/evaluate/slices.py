@@ -35,10 +35,13 @@ def check_column(df: pd.DataFrame, column: str, key: str) -> None:
 def levels(df: pd.DataFrame, column: str) -> list[tuple[str, Any]]:
     """(level name, row positions) for each value of ``column``, missing values as one level."""
     import numpy as np
+    import pandas as pd
 
-    values = df[column].astype("string").fillna(MISSING_LEVEL).to_numpy(dtype=object)
-    names = sorted(set(values))
-    return [(name, np.flatnonzero(values == name)) for name in names]
+    values = df[column].astype("string").fillna(MISSING_LEVEL)
+    codes, names = pd.factorize(values, sort=True)  # one pass; then each level's rows by a stable sort
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return [(str(name), order[bounds[i] : bounds[i + 1]]) for i, name in enumerate(names)]
 
 
 def slice_metrics(df: pd.DataFrame, scored: Scored, columns: list[str], min_size: int) -> dict[str, Any]:

@@ -234,6 +234,36 @@ def _split(project: Project, params: ExportParams, name: str) -> tuple[pd.DataFr
     return read_table(path), project.rel(path)
 
 
+MB = 1_000_000  # decimal megabytes, as the gate counts them
+
+
+def size_limit_mb(project: Project, params: ExportParams) -> float | None:
+    """The gate's ``max_model_mb`` as its report recorded it (None: no size rule, or no report)."""
+    from mlctl.core.fileio import read_json
+
+    report = project.path(params.gate_report, what="export.gate_report")
+    if not report.exists():
+        return None
+    rules = [r for r in read_json(report).get("rules") or [] if r.get("rule") == "model_size"]
+    return rules[0].get("limit") if rules else None
+
+
+def check_size(project: Project, params: ExportParams, size_bytes: int) -> None:
+    """Refuse to write an ONNX model larger than the gate allows (the gate judged the pickled pipeline)."""
+    from mlctl.core.errors import GateRejectedError
+
+    limit = size_limit_mb(project, params)
+    if limit is None or size_bytes <= limit * MB:
+        return
+    detail = f"the exported ONNX model is {size_bytes / MB:.3f} MB (limit {limit:g} MB)"
+    raise GateRejectedError(
+        f"model_size: {detail}",
+        report={"passed": False, "failed": ["model_size"], "rules": [{"rule": "model_size", "detail": detail}]},
+        where=project.rel(project.path(params.output, what="export.output")),
+        hint="bound the search spaces (tree depth, leaves, tree count) or raise gate.max_model_mb",
+    )
+
+
 def run(params: ExportParams, common: Common, project: Project, progress: Progress | None = None) -> ExportResult:
     """Export the trained pipeline to ONNX, proven on the test split, with its manifest."""
     import pandas as pd
@@ -270,6 +300,7 @@ def run(params: ExportParams, common: Common, project: Project, progress: Progre
         check_where=check_where,
         progress=progress,
     )
+    check_size(project, params, len(data))
     onnx_path = project.path(params.output, what="export.output")
     manifest_path = project.path(params.manifest, what="export.manifest")
     # Both files are written to temporary names first; leaving the block renames

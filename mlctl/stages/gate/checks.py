@@ -21,7 +21,7 @@ WARMUP_CALLS = 3  # the first calls pay for lazy imports and caches, not for the
 
 
 def size_rule(params: GateParams, model_file: Path) -> list[Rule]:
-    """``max_model_mb``: the size of models/model.skops."""
+    """``max_model_mb``: the size of models/model.skops (`mlctl export` holds the ONNX model to the same limit)."""
     from mlctl.stages.gate.verdict import Rule
 
     if params.max_model_mb is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlctl.stages.init.roles import DATES, DROP, FORBIDDEN, PERSONAL, ColumnRole, TargetInfo
+from mlctl.stages.init.sizing import LARGE_DATA, MAX_MODEL_MB, plan_search
 
 THRESHOLD_MARGIN = 0.05  # the gate's floor above what a guess scores
 BASELINE_MARGIN = 0.02  # the candidate must beat the dummy baseline by this much
@@ -14,17 +15,6 @@ SLICE_LEVELS = (2, 10)  # a slice column has between 2 and 10 levels
 MIN_SLICE_ROWS = 50  # smaller slices are reported by the gate, not judged: their metric is too noisy
 REGISTRY_NAME = "model"  # the name the project's README registers and promotes the model under
 CHAMPION_TOLERANCE = 0.01
-
-QUICK_SPACES = {  # --quick: one small model each, to try the whole pipeline in seconds
-    "logistic_regression": {"C": [1.0]},
-    "ridge": {"alpha": [1.0]},
-    "random_forest": {"n_estimators": [20], "max_depth": [6]},
-}
-SPACES = {
-    "logistic_regression": {"C": [0.1, 1.0, 10.0]},
-    "ridge": {"alpha": [0.1, 1.0, 10.0]},
-    "random_forest": {"n_estimators": [50, 100], "max_depth": [4, 8, None], "min_samples_leaf": [1, 5]},
-}
 
 
 def _flow(value: Any) -> str:
@@ -142,15 +132,19 @@ def render(
     seed: int = 42,
     quick: bool = False,
     fairness: bool = True,
+    large_rows: int = LARGE_DATA,
 ) -> str:
-    """The whole params.yaml as commented text (validated by the caller with mlctl.params.parse_params)."""
+    """The whole params.yaml as commented text (validated by the caller with mlctl.params.parse_params).
+
+    ``large_rows``: from this many rows on, the search is the one for large data (mlctl.stages.init.sizing).
+    """
     drop = [r for r in roles if r.where == DROP]
     forbidden = [r for r in roles if r.where == FORBIDDEN]
     personal = [r for r in roles if r.where == PERSONAL]
     dates = [r for r in roles if r.where == DATES]
     many = [r for r in roles if r.role == "high_cardinality" and r.where is None]
     task = target.task
-    candidates = ["logistic_regression", "random_forest"] if task == "classification" else ["ridge", "random_forest"]
+    search = plan_search(task, rows, quick=quick, large_rows=large_rows)
     method, split_why = split(target)
     metric, metric_why = scoring(target)
     thresholds, threshold_why = gate_thresholds(target)
@@ -199,23 +193,23 @@ def render(
         "    validation_size: 0.1",
         "",
         "train:",
-        _with_comment(f"  candidates: {_flow(candidates)}", "a linear model and a tree ensemble"),
-        "  spaces:                                # "
-        + ("--quick: a smoke test, not a search" if quick else "small on purpose: the first run takes a minute or two"),
+        _with_comment(f"  candidates: {_flow(search.candidates)}", search.why["candidates"]),
+        _with_comment("  spaces:", search.why["spaces"]),
     ]
-    for name in candidates:
+    for name in search.candidates:
         lines.append(f"    {name}:")
-        lines += [f"      {key}: {_flow(values)}" for key, values in (QUICK_SPACES if quick else SPACES)[name].items()]
+        lines += [f"      {key}: {_flow(values)}" for key, values in search.spaces[name].items()]
     lines += [
         "  search:",
-        "    method: random",
-        _with_comment(f"    n_iter: {1 if quick else 4}", "draws per candidate: raise it for a wider search"),
-        f"    cv: {2 if quick else 3}",
+        _with_comment(f"    method: {search.method}", search.why.get("method")),
+        _with_comment(f"    n_iter: {search.n_iter}", "draws per candidate: raise it for a wider search"),
+        f"    cv: {search.cv}",
         _with_comment(f"    scoring: {metric}", metric_why),
         _with_comment(
             f"    n_jobs: {1 if rows < SMALL_DATA else -1}",
             "small data: one process is fastest" if rows < SMALL_DATA else "every core",
         ),
+        _with_comment(f"    budget_s: {search.budget_s:g}", search.why.get("budget_s")),
     ]
     if many:
         names = ", ".join(f"{r.name} ({r.n_unique} levels)" for r in many)
@@ -246,6 +240,7 @@ def render(
         lines.append(_with_comment(f"    {name}: {_flow(bound)}", threshold_why))
     lines += [
         _with_comment(f"  baseline_margin: {BASELINE_MARGIN}", "must beat the dummy baseline by this much"),
+        _with_comment(f"  max_model_mb: {MAX_MODEL_MB}", "models/model.skops and the exported ONNX model"),
         "  champion:                             # the model this one would replace, scored on the same test rows",
         _with_comment(f"    ref: {REGISTRY_NAME}@prod", f"`mlctl registry promote {REGISTRY_NAME} latest prod`"),
         _with_comment("    fallback: main", "until a version is in prod: the model on the default branch"),

@@ -125,9 +125,14 @@ def _leak(col: pd.Series, y: pd.Series) -> str | None:
     if both.sum() < 10:
         return None
     a, b = col[both], y[both]
-    if (a.astype(str).to_numpy() == b.astype(str).to_numpy()).all():
+    # A copy or a one-to-one relabelling has as many distinct values as the target: when the counts
+    # differ, skip the text comparisons (on a million rows, converting each column to text takes seconds).
+    same_levels = a.nunique() == b.nunique()
+    if same_levels and (a.astype(str).to_numpy() == b.astype(str).to_numpy()).all():
         return "an exact copy of the target (leakage: unavailable when predicting)"
     if b.nunique() <= 0.5 * len(b):  # a one-to-one mapping only means something when labels repeat
+        if not same_levels:
+            return None
         a_s, b_s = a.astype(str), b.astype(str)
         if a_s.groupby(b_s).nunique().max() == 1 and b_s.groupby(a_s).nunique().max() == 1:
             return "a one-to-one relabelling of the target (leakage: unavailable when predicting)"

@@ -227,6 +227,7 @@ def run(params: PrepareParams, common: Common, project: Project, progress: Progr
     progress.start("prepare", total=4)
     raw = io.read_table(source)
     prep = prepare_frame(raw, params, common, source=project.rel(source))
+    del raw  # the cleaned frame and its splits are what is left to hold
     progress.advance()
     out_dir = project.path(params.output_dir, what="prepare.output_dir")
     paths = {name: out_dir / f"{name}.parquet" for name in SPLITS}

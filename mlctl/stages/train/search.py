@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlctl.core.errors import ConfigError, ExternalError
 from mlctl.model.estimators import make_estimator, spec
+from mlctl.stages.train.budget import Budget, budgeted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SCORING = {"binary": "roc_auc", "multiclass": "f1_macro", "regression": "neg_root_mean_squared_error"}
 PREFIX = "model__"
+HALVING_FACTOR = 3  # scikit-learn's default: a third of the settings go on to each next round
 
 
 def problem_kind(task: str, n_classes: int | None) -> str:
@@ -118,8 +120,19 @@ def method_of(search: SearchParams) -> str:
     return "halving_random" if search.method == "halving" else search.method
 
 
-def make_search(pipeline: Any, space: dict[str, list], search: SearchParams, scoring: str, cv: Any, seed: int) -> Any:
-    """The scikit-learn search object for one candidate (refit=False: the stage refits the winner)."""
+def make_search(
+    pipeline: Any,
+    space: dict[str, list],
+    search: SearchParams,
+    scoring: str,
+    cv: Any,
+    seed: int,
+    budget: Budget | None = None,
+) -> Any:
+    """The scikit-learn search object for one candidate (refit=False: the stage refits the winner).
+
+    It evaluates its draws through ``budget`` (a few at a time, none started after the deadline).
+    """
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401 - enables the Halving classes
     from sklearn.model_selection import (
         GridSearchCV,
@@ -132,26 +145,40 @@ def make_search(pipeline: Any, space: dict[str, list], search: SearchParams, sco
     method = method_of(search)
     n_draws = min(search.n_iter, grid_size(space))
     common = {"scoring": scoring, "cv": cv, "n_jobs": search.n_jobs, "refit": False, "error_score": "raise"}
-    if grid_size(space) == 1:  # nothing to tune: plain cross-validation of the one setting
-        return GridSearchCV(pipeline, grid, **common)
-    if method == "grid":
-        return GridSearchCV(pipeline, grid, **common)
-    if method == "random":
-        return RandomizedSearchCV(pipeline, grid, n_iter=n_draws, random_state=seed, **common)
-    if method == "halving_grid":
-        return HalvingGridSearchCV(pipeline, grid, random_state=seed, **common)
-    return HalvingRandomSearchCV(pipeline, grid, n_candidates=n_draws, random_state=seed, **common)
+    if grid_size(space) == 1 or method == "grid":  # one setting: plain cross-validation of it
+        obj = budgeted(GridSearchCV)(pipeline, grid, **common)
+    elif method == "random":
+        obj = budgeted(RandomizedSearchCV)(pipeline, grid, n_iter=n_draws, random_state=seed, **common)
+    elif method == "halving_grid":
+        obj = budgeted(HalvingGridSearchCV)(pipeline, grid, random_state=seed, **common)
+    else:
+        # "exhaust": the first round gets as many rows as lets the last one use them all (scikit-learn's
+        # default for random draws, "smallest", starts from a handful of rows: often a single class)
+        obj = budgeted(HalvingRandomSearchCV)(
+            pipeline, grid, n_candidates=n_draws, min_resources="exhaust", random_state=seed, **common
+        )
+    obj.budget = budget or Budget(None)
+    return obj
 
 
-def planned_fits(space: dict[str, list], search: SearchParams) -> int | None:
-    """Fits the search will run (None for halving: it decides as it goes)."""
+def planned_fits(space: dict[str, list], search: SearchParams, n_rows: int | None = None) -> int | None:
+    """Fits the search will run if the budget lets it (halving: its rounds' fits, given ``n_rows``)."""
     size = grid_size(space)
     method = method_of(search)
     if size == 1 or method == "grid":
         return size * search.cv
     if method == "random":
         return min(search.n_iter, size) * search.cv
-    return None
+    if n_rows is None:
+        return None
+    # successive halving, scikit-learn's defaults: factor 3, min_resources "exhaust" (rounds until few remain)
+    # rounds: 1 + floor(log_factor(settings)), each keeping ceil(1 / factor) of the previous one's settings
+    settings = size if method == "halving_grid" else min(search.n_iter, size)
+    fits, power, total = 0, 1, settings
+    while power <= total:
+        fits += settings * search.cv
+        settings, power = math.ceil(settings / HALVING_FACTOR), power * HALVING_FACTOR
+    return fits
 
 
 @dataclass
@@ -165,6 +192,8 @@ class CandidateResult:
     n_fits: int
     seconds: float
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # its cv_results_
+    draws: int = 0  # settings cross-validated
+    skipped: int = 0  # settings never started: the time budget (train.search.budget_s) was spent
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -173,6 +202,8 @@ class CandidateResult:
             "cv_mean": self.cv_mean,
             "cv_std": self.cv_std,
             "n_fits": self.n_fits,
+            "draws": self.draws,
+            "skipped_for_budget": self.skipped,
             "seconds": round(self.seconds, 3),
         }
 
@@ -220,6 +251,7 @@ def run_search(name: str, search_obj: Any, X: pd.DataFrame, y: Any) -> Candidate
         n_fits=len(res["params"]) * search_obj.n_splits_,
         seconds=seconds,
         rows=rows,
+        draws=len(res["params"]),
     )
 
 

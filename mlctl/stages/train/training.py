@@ -126,6 +126,7 @@ def fit(
     from mlctl.model.estimators import build_pipeline, category_levels, make_baseline, preprocessor
     from mlctl.model.features import to_model_frame
     from mlctl.stages.train import search as s
+    from mlctl.stages.train.budget import Budget, workers
 
     progress = progress or NoProgress()
     sp = params.search
@@ -143,14 +144,19 @@ def fit(
 
     results: list[CandidateResult] = []
     started = time.perf_counter()
+    deadline = None if sp.budget_s is None else started + sp.budget_s
+    budget = Budget(deadline, progress, workers=workers(sp))
     with s.backend(sp):
         for i, name in enumerate(params.candidates, 1):
-            planned = s.planned_fits(spaces[name], sp)
-            label = f"[{i}/{len(spaces)}] search {name}" + (f" ({planned} fits)" if planned else " (halving)")
+            planned = s.planned_fits(spaces[name], sp, len(X))
+            kind = "halving, " if s.method_of(sp).startswith("halving") else ""
+            label = f"[{i}/{len(spaces)}] {name} ({kind}{planned} fits" + (", budget" if deadline else "") + ")"
             progress.start(label, total=planned)
-            search_obj = s.make_search(pipelines[name], spaces[name], sp, scoring, cv, seed)
+            search_obj = s.make_search(pipelines[name], spaces[name], sp, scoring, cv, seed, budget)
+            budget.start_candidate()
+            skipped = budget.skipped
             result = s.run_search(name, search_obj, X, y)
-            progress.advance(result.n_fits)
+            result.skipped = budget.skipped - skipped
             progress.done()
             results.append(result)
     search_seconds = time.perf_counter() - started

@@ -1,0 +1,100 @@
+"""`mlctl evaluate` on splits larger than its caps: seeded samples, stated in the reports; exact where cheap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from evaluate_helpers import make_data, train_project
+from sklearn import metrics as skm
+
+from mlctl.core.fileio import read_json
+from mlctl.core.project import Project
+from mlctl.model.metrics import Scored, bootstrap
+from mlctl.params import load_params
+from mlctl.stages.evaluate import curves, run
+from mlctl.stages.evaluate.slices import levels
+
+CAPS = {"bootstrap_rows": 200, "importance_rows": 150, "plot_rows": 120}
+
+
+def _run(root: Path):
+    project = Project(root)
+    params = load_params(project.params_path)
+    return run(params.evaluate, params.common, project)
+
+
+def _scored(n: int, seed: int = 0) -> Scored:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    p1 = np.clip(0.25 * y + rng.uniform(0, 0.75, n), 0, 1)
+    return Scored("classification", y, (p1 > 0.5).astype(int), np.column_stack([1 - p1, p1]), True, ["no", "yes"])
+
+
+def test_a_split_larger_than_the_caps_uses_the_caps_and_says_so(tmp_path):
+    test = make_data(n=1200, seed=5)  # 1,200 test rows against caps of 120-200
+    root = train_project(tmp_path, test=test, evaluate={"bootstrap": 30, "slices": ["region"], **CAPS})
+    result = _run(root)
+    assert result.rows == 1200
+    assert result.sampling == {
+        "rows": 1200,
+        "bootstrap_rows": 200,
+        "importance_rows": 150,
+        "confusion_rows": 120,
+        "capped": ["bootstrap_rows", "confusion_rows", "importance_rows"],
+    }
+    assert len(result.plots["confusion"]) == 120
+    assert sum(s["rows"] for s in result.slices["slices"] + result.slices["skipped"]) == 1200  # slices: every row
+    intervals = read_json(root / "metrics/intervals.json")
+    assert intervals["sampling"] == {"rows": 1200, "bootstrap_rows": 200, "importance_rows": 150, "confusion_rows": 120}
+    card = (root / "reports/model_card.md").read_text()
+    assert "the intervals resample 200 rows at a time, rescaled to all 1,200" in card
+    assert "permutation importance is measured on a seeded sample of 150 rows" in card
+    assert "confusion plot holds a seeded sample of 120 rows" in card
+    assert _run(root).importance == result.importance  # seeded: the same sample each run
+
+
+def test_a_split_under_the_caps_is_used_whole_and_the_card_mentions_no_sample(tmp_path):
+    root = train_project(tmp_path, evaluate={"bootstrap": 20})  # 60 test rows, default caps
+    result = _run(root)
+    assert result.sampling["capped"] == [] and result.sampling["bootstrap_rows"] == 60
+    assert "Sampled" not in (root / "reports/model_card.md").read_text()
+
+
+def test_m_out_of_n_intervals_have_the_width_of_the_full_split():
+    s = _scored(20_000)
+    full = bootstrap(s, 200, 1)
+    capped = bootstrap(s, 200, 1, max_rows=2_000)
+    for name in ("accuracy", "roc_auc", "brier"):
+        width, capped_width = full[name]["high"] - full[name]["low"], capped[name]["high"] - capped[name]["low"]
+        assert capped_width == pytest.approx(width, rel=0.3), name  # not sqrt(10) = 3.2x wider
+        point = (full[name]["high"] + full[name]["low"]) / 2
+        assert capped[name]["low"] < point < capped[name]["high"], name
+
+
+def test_curves_are_exact_through_fewer_points_and_calibration_counts_every_row():
+    s = _scored(30_000, seed=2)
+    roc, _ = curves.roc(s)
+    assert len(roc) <= curves.MAX_POINTS
+    fpr, tpr, _ = skm.roc_curve(s.y == 1, s.scores[:, 1])
+    assert (roc[0]["fpr"], roc[0]["tpr"]) == (fpr[0], tpr[0]) and (roc[-1]["fpr"], roc[-1]["tpr"]) == (1.0, 1.0)
+    pr, _ = curves.precision_recall(s)
+    assert len(pr) <= curves.MAX_POINTS and pr[-1]["threshold"] is None
+    calibration, _ = curves.calibration(s)
+    assert sum(b["rows"] for b in calibration) == 30_000
+    first = calibration[0]
+    mask = s.scores[:, 1] < 0.1
+    assert first["fraction_positive"] == pytest.approx(s.y[mask].mean())
+    assert first["mean_predicted"] == pytest.approx(s.scores[mask, 1].mean())
+
+
+def test_slice_levels_match_the_values():
+    df = make_data(n=500, seed=3)
+    df.loc[:10, "region"] = None
+    found = levels(df, "region")
+    names = [name for name, _ in found]
+    assert names == sorted(names)
+    values = df["region"].astype("string").fillna("(missing)").to_numpy(dtype=object)
+    for name, rows in found:
+        assert np.array_equal(rows, np.flatnonzero(values == name))
