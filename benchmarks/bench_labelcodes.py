@@ -35,6 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # conftest imports the workflow fixtures by their bare name
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 # the two codecs: mlctl's, through the onnx package, and the hand-written wire-format one it replaced

@@ -38,6 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # conftest imports the workflow fixtures by their bare name
 STACK = {"loop": "uvloop", "http": "httptools", "access_log": False, "log_level": "warning"}
 
 

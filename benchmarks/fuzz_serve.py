@@ -30,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # conftest imports the workflow fixtures by their bare name
 
 # Failing by design, see docs/howto/serve.md ("Fuzzing"): none so far
 DOCUMENTED: tuple[str, ...] = ()
