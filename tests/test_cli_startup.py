@@ -92,7 +92,7 @@ def test_parameters_read_as_typer_alone_makes_them(argv):
         cli.callback()(lambda: None)
         cli.command("probe")(probe)
         if fast:
-            common.fast_flags(cli)
+            common.coerce_given_only(cli)
         result = runner.invoke(cli, ["probe", *argv])
         return result.exit_code, seen
 

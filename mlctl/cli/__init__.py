@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 from mlctl import __version__
-from mlctl.cli.common import Group, fast_flags
+from mlctl.cli.common import Group, coerce_given_only
 from mlctl.core.catalog import STAGES
 
 HELP = (
@@ -85,7 +85,7 @@ def build(modules: Iterable[str] | None = None) -> typer.Typer:
         importlib.import_module(f"mlctl.cli.{name}").register(cli)
     for info in (*cli.registered_commands, *cli.registered_groups):
         info.short_help = COMMANDS[info.name][1]  # the listing `mlctl --help` shows, declared once above
-    fast_flags(cli)
+    coerce_given_only(cli)
     return cli
 
 

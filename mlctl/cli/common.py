@@ -64,7 +64,7 @@ class _CoerceGiven:
         return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
 
 
-def _coerce_given_only(command: TyperCommand | TyperGroup, ctx: typer.Context) -> None:
+def _skip_absent(command: TyperCommand | TyperGroup, ctx: typer.Context) -> None:
     for param in command.get_params(ctx):
         if getattr(param, "_runtime_param", False) is None:  # typer versions without it keep their own way
             param._runtime_param = _CoerceGiven()
@@ -74,7 +74,7 @@ class Group(TyperGroup):
     """A command group that coerces only the parameters given (see _CoerceGiven)."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        _coerce_given_only(self, ctx)
+        _skip_absent(self, ctx)
         return super().parse_args(ctx, args)
 
 
@@ -82,11 +82,11 @@ class Command(TyperCommand):
     """A command that coerces only the parameters given (see _CoerceGiven)."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        _coerce_given_only(self, ctx)
+        _skip_absent(self, ctx)
         return super().parse_args(ctx, args)
 
 
-def fast_flags(app: typer.Typer) -> None:
+def coerce_given_only(app: typer.Typer) -> None:
     """Give `app`'s commands and groups, and theirs, the Command and Group classes above."""
     for info in app.registered_commands:
         if info.cls in (None, TyperCommand):  # not one a command chose itself
@@ -96,4 +96,4 @@ def fast_flags(app: typer.Typer) -> None:
         if sub is not None:
             if not isinstance(sub.info.cls, type) or sub.info.cls is TyperGroup:
                 sub.info.cls = Group
-            fast_flags(sub)
+            coerce_given_only(sub)

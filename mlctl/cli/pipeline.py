@@ -83,9 +83,10 @@ def run(
     # DVC takes over a second to start: params.yaml is validated meanwhile (unless it, dvc.yaml and mlctl are
     # unchanged since it last passed), and DVC is stopped if it is wrong
     from mlctl.cli.output import RichProgress, ok, out, table, warn
-    from mlctl.repo.dvcfile import checked_before, remember_check
+    from mlctl.repo.dvcfile import check_key, checked_before, remember_check
 
-    if not checked_before(project.root):
+    key = check_key(project.root)  # before the check: an edit made meanwhile is checked next time
+    if not checked_before(project.root, key):
         from mlctl.params import load_params
         from mlctl.repo.dvcfile import stale_stages
 
@@ -97,7 +98,7 @@ def run(
         if stale:
             warn(f"dvc.yaml does not match params.yaml for {', '.join(stale)}: run `mlctl params sync`")
         else:
-            remember_check(project.root)
+            remember_check(project.root, key)
     with RichProgress() as bar:
         result = repro.follow(bar)
     rows = [[s.name, s.status, f"{s.seconds:.1f}s"] for s in result.stages]

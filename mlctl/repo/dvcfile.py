@@ -102,21 +102,19 @@ def check_key(root: Any) -> str | None:
     return digest.hexdigest()
 
 
-def checked_before(root: Any) -> bool:
-    """True when params.yaml and dvc.yaml passed `mlctl run`'s check, unchanged since (nor mlctl)."""
+def checked_before(root: Any, key: str | None) -> bool:
+    """True when params.yaml and dvc.yaml passed `mlctl run`'s check, unchanged since (nor mlctl): ``key`` is theirs."""
     from pathlib import Path
 
-    key = check_key(root)
     marker = Path(root) / A.RUN_CHECK_MARKER
     return key is not None and marker.exists() and marker.read_text().strip() == key
 
 
-def remember_check(root: Any) -> None:
-    """Record that params.yaml is valid and dvc.yaml current, so the next no-op `mlctl run` skips the check."""
+def remember_check(root: Any, key: str | None) -> None:
+    """Record that the files of ``key`` (taken before the check) passed, so the next no-op `mlctl run` skips it."""
     from pathlib import Path
 
     from mlctl.core.fileio import write_text
 
-    key = check_key(root)
     if key is not None:
         write_text(Path(root) / A.RUN_CHECK_MARKER, key + "\n")
