@@ -128,13 +128,19 @@ class RequestLog:
                     self.submit(served, endpoint, request_id, wall, latency_ms, part, raw, labels, probabilities)
                 start = end
             return
-        if self._queued >= self.max_queue:
-            self.dropped += len(notes)
-            return
         endpoints, ids, starts, _ = zip(*notes, strict=True)
-        latencies = [(now - start) * 1000 for start in starts]
+        self.batch(served, endpoints, ids, [(now - start) * 1000 for start in starts], sizes, feeds, pred)
+
+    def batch(
+        self, served: Any, endpoints: tuple, ids: Any, latencies: list[float], sizes: list[int], feeds: dict, pred: Any
+    ) -> None:
+        """On the event loop: requests scored in one call from plainly valid inputs, logged from its feeds and outputs."""
+        if self._queued >= self.max_queue:
+            self.dropped += len(ids)
+            return
+        wall = time.time()
         self._block(served).add_batch(endpoints, ids, wall, latencies, sizes, feeds, pred.labels, pred.probabilities)
-        self._queued += len(notes)
+        self._queued += len(ids)
 
     def _block(self, served: Any) -> Block:
         """The block being filled (blocks hold one model version each)."""

@@ -1,9 +1,13 @@
 """The shadow: a second model scores /predict requests off the response path and logs its answers.
 
-After the champion's response is sent, the request's instances are offered to the shadow: one
-append to a list (a share of requests when serve.shadow_share < 1). Every ``INTERVAL`` seconds
-the event loop takes what was offered, validates it against the shadow's schema (plain rows
-quickly, the rest with the general validator) and builds one batch of feeds; a thread of the
+After the champion's response is sent, the request is offered to the shadow (a share of requests
+when serve.shadow_share < 1). When the champion's plain columns are valid shadow inputs (the usual
+case: same schema), their values are appended to flat per-feature lists and nothing of the request
+is kept: holding each request's parsed JSON until its batch kept thousands of small containers
+alive through the garbage collector's young generations, which slowed every request in flight.
+Other requests keep their instances. Every ``INTERVAL`` seconds the event loop takes what was
+offered, validates the kept instances against the shadow's schema (the general validator) and
+builds one batch of feeds; a thread of the
 shadow's own runs onnxruntime on it (which releases the GIL), and the answers come back to the
 loop for the request log, under the same request ids with role ``shadow``. The Python work stays
 on the loop, in one callback per batch, like the request log's conversion (a thread doing it
@@ -28,6 +32,7 @@ from mlctl.serve.plain import plain_columns, to_feeds
 from mlctl.serve.state import Served
 
 log = logging.getLogger("mlctl.serve")
+PATH = "/predict"  # the endpoint a shadow scores
 INTERVAL = 0.05  # seconds between shadow batches: one onnxruntime call for every request offered meanwhile
 OUTCOMES = ("scored", "rejected", "error", "dropped", "unlogged")
 
@@ -44,7 +49,11 @@ class Shadow:
         self.outcomes: Counter = Counter()
         self.seconds = 0.0  # time spent scoring
         self.failures = 0  # failed shadow calls (warned about sparingly)
-        self._pending: list[tuple[str, list, Any]] = []  # offered, not yet in a batch (event loop only)
+        # offered, not yet in a batch (event loop only): plain requests as flat columns, the rest as sent
+        self._ids: list[str] = []
+        self._sizes: list[int] = []
+        self._columns: dict[str, list] = {}  # made by the batch's first plain request
+        self._others: list[tuple[str, list]] = []
         self._fits: dict[int, bool] = {}  # id(a Plan) -> its plain columns are valid shadow inputs
         self._busy = False  # a batch is being scored
         self._scheduled = False  # a flush is scheduled
@@ -59,7 +68,7 @@ class Shadow:
 
     @property
     def waiting(self) -> int:
-        return len(self._pending)
+        return len(self._ids) + len(self._others)
 
     def fits(self, plan: Any) -> bool:
         """Whether plain columns validated for ``plan`` (the champion's, a canary's) are valid shadow inputs too."""
@@ -75,10 +84,18 @@ class Shadow:
         """
         if self._closed or (self.share < 1.0 and random.random() >= self.share):
             return
-        if len(self._pending) >= self.max_queue:
+        if self.waiting >= self.max_queue:
             self.outcomes["dropped"] += 1
             return
-        self._pending.append((request_id, instances, columns))
+        if columns is None:
+            self._others.append((request_id, instances))
+        else:  # same names, same order: fits() compared the specs
+            if not self._ids:  # the first of a batch: the columns of the model being shadowed now
+                self._columns = {name: [] for name, _, _ in self.served.plan.specs}
+            for name, values in self._columns.items():
+                values.extend(columns[name])
+            self._ids.append(request_id)
+            self._sizes.append(len(instances))
         if not self._scheduled and not self._busy and self._loop is not None:
             self._scheduled = True
             self._loop.call_later(INTERVAL, self._flush)
@@ -88,7 +105,7 @@ class Shadow:
         self._closed = True
         if self._running is not None:
             await asyncio.wait([self._running])
-        if self._pending:
+        if self.waiting:
             self._flush()
             if self._running is not None:
                 await asyncio.wait([self._running])
@@ -98,23 +115,31 @@ class Shadow:
 
     def _flush(self) -> None:
         self._scheduled = False
-        items, self._pending = self._pending, []
-        parts, sizes, ids = self._validate(items)
-        if not parts:
+        parts: list = []
+        ids, sizes = self._ids, self._sizes
+        if ids:  # the plain requests: one part holding all their rows
+            parts.append(self._columns)
+            self._ids, self._sizes = [], []
+        others, self._others = self._others, []
+        more, more_sizes, more_ids = self._validate(others)
+        if not parts and not more:
             return
+        parts += more
+        sizes, ids = sizes + more_sizes, ids + more_ids
         feeds = to_feeds(self.served.plan, parts)
         self._busy = True
         began = time.perf_counter()
         future = self._loop.run_in_executor(self._pool, self.served.model.run, feeds)
         self._running = future
-        future.add_done_callback(lambda f: self._scored(f, parts, sizes, ids, feeds, began))
+        future.add_done_callback(lambda f: self._scored(f, sizes, ids, feeds, began))
 
-    def _validate(self, items: list[tuple[str, list, Any]]) -> tuple[list, list[int], list[str]]:
+    def _validate(self, items: list[tuple[str, list]]) -> tuple[list, list[int], list[str]]:
+        """Inputs of the requests offered without plain columns: one part per valid request."""
         served = self.served
         parts, sizes, ids = [], [], []
-        for request_id, instances, plain in items:
+        for request_id, instances in items:
             try:
-                columns = plain if plain is not None else plain_columns(served.plan, instances, self.max_rows)
+                columns = plain_columns(served.plan, instances, self.max_rows)
                 if columns is None:
                     checked = served.model.check_records(instances, unknown=self.unknown)
                     if not checked.ok.all():
@@ -129,25 +154,26 @@ class Shadow:
             ids.append(request_id)
         return parts, sizes, ids
 
-    def _scored(self, future: asyncio.Future, parts: list, sizes: list, ids: list, feeds: dict, began: float) -> None:
+    def _scored(self, future: asyncio.Future, sizes: list, ids: list, feeds: dict, began: float) -> None:
         self._busy = False
         self._running = None
         served = self.served
         exc = future.exception() if not future.cancelled() else RuntimeError("cancelled")
         if exc is not None:
             if not self.failures or self.failures % 1000 == 0:  # the first, then one in a thousand
-                log.warning("shadow model %s failed on %d request(s): %r", served.version, len(parts), exc)
+                log.warning("shadow model %s failed on %d request(s): %r", served.version, len(ids), exc)
             self.failures += 1
-            self.outcomes["error"] += len(parts)
+            self.outcomes["error"] += len(ids)
         else:
-            self.seconds += time.perf_counter() - began
-            self.outcomes["scored"] += len(parts)
-            if self._log is not None:
-                notes = [("/predict", request_id, began, None) for request_id in ids]
-                self._log.scored(served, notes, sizes, parts, feeds, future.result())
+            seconds = time.perf_counter() - began
+            self.seconds += seconds
+            self.outcomes["scored"] += len(ids)
+            if self._log is not None:  # latency_ms: the batch's scoring time
+                endpoints, latencies = (PATH,) * len(ids), [seconds * 1000] * len(ids)
+                self._log.batch(served, endpoints, ids, latencies, sizes, feeds, future.result())
             else:
-                self.outcomes["unlogged"] += len(parts)
-        if self._pending and not self._scheduled:  # offered while this batch was scored
+                self.outcomes["unlogged"] += len(ids)
+        if self.waiting and not self._scheduled:  # offered while this batch was scored
             self._scheduled = True
             self._loop.call_later(0 if self._closed else INTERVAL, self._flush)
 
@@ -162,7 +188,7 @@ class Shadow:
         lines += [
             "# HELP mlctl_shadow_queue Requests waiting for the shadow model.",
             "# TYPE mlctl_shadow_queue gauge",
-            f"mlctl_shadow_queue {len(self._pending)}",
+            f"mlctl_shadow_queue {self.waiting}",
             "# HELP mlctl_shadow_seconds_total Time the shadow model spent scoring.",
             "# TYPE mlctl_shadow_seconds_total counter",
             f"mlctl_shadow_seconds_total {self.seconds!r}",
