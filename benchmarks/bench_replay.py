@@ -1,6 +1,7 @@
 """Benchmark shadow serving and `mlctl replay` (issue #16).
 
-1. Shadow on vs off: the same service with the request log on, without and with a shadow model
+1. Shadow on vs off: the same service with the request log on, without (twice: the second, "control",
+   measures the noise between two servers) and with a shadow model
    (`serve --shadow`), single-row /predict at concurrency 8; requests/s and p99 (medians of --runs
    runs, fresh server processes every run, the two services taking turns, the load from another
    process: bench_serve's load generator). Target: the shadow costs <= 10% of throughput and leaves
@@ -32,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))  # conftest imports the workflow fixture
 
 import bench_serve as bs  # noqa: E402  (the load generator, ports, readiness and CPU time of bench_serve)
 
-LABELS = {"logging": "/predict, log on", "shadow": "/predict, log on + shadow"}
+LABELS = {"logging": "/predict, log on", "control": "/predict, log on (again)", "shadow": "/predict, log on + shadow"}
 
 
 def run_server(kind: str, port: int, model_dir: str) -> None:
@@ -62,7 +63,7 @@ def launch(kind: str, model_dir: Path) -> tuple[subprocess.Popen, int]:
 
 
 def shadow_bench(args: argparse.Namespace, tmp: Path, body: bytes) -> None:
-    kinds = ["logging", "shadow"]
+    kinds = ["logging", "control", "shadow"]  # control: the baseline again, the noise between two servers
     results: dict = {k: [] for k in kinds}
     for run in range(args.runs):
         servers = {k: launch(k, tmp) for k in kinds}
@@ -71,7 +72,7 @@ def shadow_bench(args: argparse.Namespace, tmp: Path, body: bytes) -> None:
                 bs.wait_ready(kind, proc, port)
             for _, port in servers.values():
                 bs.load(port, "/predict", body, 8, 1, tmp)  # warm-up
-            order = kinds if run % 2 == 0 else kinds[::-1]
+            order = kinds[run % 3 :] + kinds[: run % 3]  # each takes each turn
             for kind in order:
                 proc, port = servers[kind]
                 cpu = bs.cpu_seconds(proc.pid)
@@ -90,13 +91,14 @@ def shadow_bench(args: argparse.Namespace, tmp: Path, body: bytes) -> None:
         print(
             f"{LABELS[kind]:<28} {med['rps']:>9.0f} {med['p50_ms']:>8.2f} {med['p99_ms']:>8.2f} {med['cpu_us']:>10.0f}"
         )
-    pairs = list(zip(results["shadow"], results["logging"], strict=True))
-    costs = sorted(1 - s["rps"] / b["rps"] for s, b in pairs)
-    p99 = sorted(s["p99_ms"] / b["p99_ms"] for s, b in pairs)
-    print(
-        f"shadow cost: {statistics.median(costs):+.1%} of throughput (per run {costs[0]:+.0%} to {costs[-1]:+.0%}); "
-        f"p99 ratio {statistics.median(p99):.2f} (per run {p99[0]:.2f} to {p99[-1]:.2f})"
-    )
+    for kind, what in (("control", "noise (same server again)"), ("shadow", "shadow cost")):
+        pairs = list(zip(results[kind], results["logging"], strict=True))
+        costs = sorted(1 - s["rps"] / b["rps"] for s, b in pairs)
+        p99 = sorted(s["p99_ms"] / b["p99_ms"] for s, b in pairs)
+        print(
+            f"{what}: {statistics.median(costs):+.1%} of throughput (per run {costs[0]:+.0%} to {costs[-1]:+.0%}); "
+            f"p99 ratio {statistics.median(p99):.2f} (per run {p99[0]:.2f} to {p99[-1]:.2f})"
+        )
 
 
 def write_log(built: dict, folder: Path, features: Path, rows: int) -> None:

@@ -62,11 +62,11 @@ def test_log_steps_run_once_even_when_the_loop_is_stuck(tmp_path, monkeypatch):
         log = request_log.RequestLog(tmp_path, max_rows=10, max_seconds=60, flush_seconds=60)
         log._loop = loop
         ran = []
-        assert log._on_loop(lambda: ran.append(threading.current_thread().name) or 1) == 1
+        assert log.on_loop(lambda: ran.append(threading.current_thread().name) or 1) == 1
         assert ran == [thread.name]  # a free loop runs it
         loop.call_soon_threadsafe(time.sleep, 0.3)  # the loop is busy for a while
         time.sleep(0.02)
-        assert log._on_loop(lambda: ran.append(threading.current_thread().name) or 2) == 2
+        assert log.on_loop(lambda: ran.append(threading.current_thread().name) or 2) == 2
         time.sleep(0.4)  # the loop is free again: the queued call must not run a second time
         assert ran == [thread.name, threading.current_thread().name]
     finally:

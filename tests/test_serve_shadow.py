@@ -36,6 +36,10 @@ def offline(built: dict, recs: list[dict]) -> list:
     return [str(x) for x in model.predict_checked(model.check_records(recs, unknown="missing")).labels]
 
 
+def without(record: dict, name: str) -> dict:
+    return {k: v for k, v in record.items() if k != name}
+
+
 def knn_model(root: Path) -> dict:
     """A deliberately slow classifier on the same features: nearest neighbours among 30,000 rows (~30 ms a call)."""
     from mlctl.model.estimators import build_pipeline
@@ -163,7 +167,7 @@ def test_a_failing_or_slow_shadow_changes_nothing_for_the_client(models, tmp_pat
 
     champion, recs = models["champion"], models["recs"]
     expected = offline(champion, recs)
-    # failing: a shadow whose session lacks an input the requests feed it (onnxruntime raises on every call)
+    # failing: a shadow whose manifest lacks an input its session needs (onnxruntime raises on every call)
     narrow = build_model(tmp_path / "narrow", seed=0, drop=("region",), name="narrow")
     config = serve_config(
         champion,
@@ -172,8 +176,8 @@ def test_a_failing_or_slow_shadow_changes_nothing_for_the_client(models, tmp_pat
         shadow_manifest_path=str(narrow["manifest_path"]),
     )
     app = create_app(config)
-    broken = Served(OnnxModel.load(narrow["model"], narrow["manifest_path"]), "shadow")
-    broken.plan = app.state.ctx.state.served.plan  # feeds region too: a real onnxruntime error per call
+    wide = OnnxModel.load(champion["model"], champion["manifest_path"]).session  # takes region too
+    broken = Served(OnnxModel(wide, OnnxModel.load(narrow["model"], narrow["manifest_path"]).manifest), "shadow")
     app.state.ctx.shadow.served = broken
     with ThreadServer(app) as server:
         answers = run_requests(server.url, recs, "f-")
@@ -186,7 +190,7 @@ def test_a_failing_or_slow_shadow_changes_nothing_for_the_client(models, tmp_pat
             time.sleep(0.05)
     assert [r.status_code for r in answers] == [200] * N
     assert [str(r.json()["predictions"][0]) for r in answers] == expected
-    # rows with nulls take the validator, which refuses the field the narrow model lacks: rejected, not scored
+    # every request reaches onnxruntime, which refuses the feeds (or the validator rejects it): never scored
     errors, rejected = failed
     assert errors > 0 and errors + rejected == N
     assert metric(page, "mlctl_shadow_requests_total", outcome="scored") == 0
@@ -216,13 +220,19 @@ def test_a_failing_or_slow_shadow_changes_nothing_for_the_client(models, tmp_pat
         with ThreadPoolExecutor(8) as pool:
             chunks = [recs[i::8] for i in range(8)]
             results = list(pool.map(lambda c: timed(server.url, c), chunks))
-        page = httpx.get(f"{server.url}/metrics").text
+        deadline = time.monotonic() + 10  # the log's writer hands requests to the shadow once a flush
+        while time.monotonic() < deadline:
+            page = httpx.get(f"{server.url}/metrics").text
+            counted = [metric(page, "mlctl_shadow_requests_total", outcome=o) for o in ("scored", "dropped")]
+            if sum(counted) + metric(page, "mlctl_shadow_queue") >= N + 5:  # the warm-up's 5 too
+                break
+            time.sleep(0.05)
     latencies = np.concatenate([ms for ms, _ in results])
     labels = {label for _, got in results for label in got}
     assert labels <= set(expected) and all(len(got) == len(c) for (_, got), c in zip(results, chunks, strict=True))
     dropped = metric(page, "mlctl_shadow_requests_total", outcome="dropped")
     scored = metric(page, "mlctl_shadow_requests_total", outcome="scored")
-    assert dropped > 0 and scored + dropped + metric(page, "mlctl_shadow_queue") >= N
+    assert dropped > 0 and scored + dropped + metric(page, "mlctl_shadow_queue") == N + 5
     # the client never waits for the shadow: its median answer is faster than one shadow call
     assert np.median(latencies) < slow_ms, (np.median(latencies), slow_ms)
 
@@ -237,3 +247,94 @@ def timed(url: str, recs: list[dict]) -> tuple[np.ndarray, list]:
             assert resp.status_code == 200
             labels.append(str(resp.json()["predictions"][0]))
     return np.array(ms), labels
+
+
+def test_a_narrower_shadow_scores_a_share_of_requests_whole_from_the_logged_rows(models, tmp_path):
+    """A shadow taking a subset of the champion's inputs, multi-row requests, half of them sampled."""
+    from mlctl.serve import create_app
+
+    champion, recs = models["champion"], models["recs"]
+    narrow = build_model(tmp_path / "narrow", seed=3, drop=("region",), name="narrow")
+    config = serve_config(
+        champion,
+        tmp_path,
+        shadow_model_path=str(narrow["model"]),
+        shadow_manifest_path=str(narrow["manifest_path"]),
+        shadow_share=0.5,
+    )
+    batches = [recs[i : i + 3] for i in range(0, N, 3)]  # 27 requests of 1 to 3 rows
+    with ThreadServer(create_app(config)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        for i, rows in enumerate(batches):
+            r = client.post("/predict", json={"instances": rows}, headers={"X-Request-ID": f"m-{i}"})
+            assert r.status_code == 200
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            page = client.get("/metrics").text
+            done = sum(metric(page, "mlctl_shadow_requests_total", outcome=o) for o in ("scored", "rejected"))
+            if done and metric(page, "mlctl_shadow_queue") == 0:
+                time.sleep(0.3)  # one more writer cycle: the answers reach the files
+                break
+            time.sleep(0.05)
+    scored = metric(page, "mlctl_shadow_requests_total", outcome="scored")
+    assert metric(page, "mlctl_shadow_requests_total", outcome="error") == 0
+    assert 3 <= scored <= len(batches) - 3  # a share: not none, not all (binomial, p=0.5, 27 draws)
+    log = read_log(tmp_path / "logs")
+    shadow_rows = log[log["role"] == "shadow"]
+    own = read_log(tmp_path / "logs" / narrow["manifest"]["version"])  # the shadow's files: its inputs only
+    assert "region" not in own.columns and own["x1"].notna().any() and set(own["role"]) == {"shadow"}
+    assert shadow_rows["request_id"].nunique() == scored
+    for request_id, rows in shadow_rows.groupby("request_id", sort=False):
+        sent = batches[int(request_id.split("-")[1])]
+        assert len(rows) == len(sent)  # a request is scored whole
+        assert [str(v) for v in rows["prediction"]] == offline(narrow, [without(r, "region") for r in sent])
+
+
+def test_a_shadow_needs_the_request_log_and_no_input_the_champion_lacks(models, tmp_path):
+    from mlctl.core.errors import ConfigError, ModelError
+    from mlctl.serve import create_app
+
+    champion, shadow = models["champion"], models["shadow"]
+    paths = {"shadow_model_path": str(shadow["model"]), "shadow_manifest_path": str(shadow["manifest_path"])}
+    with pytest.raises(ConfigError, match="needs the request log") as info:
+        create_app(serve_config(champion, tmp_path, log_dir=None, **paths))
+    assert info.value.where == "serve.log_dir"
+    narrow = build_model(tmp_path / "narrow", seed=0, drop=("region",), name="narrow")
+    with pytest.raises(ModelError, match=r"takes input\(s\) \['region'\] that the champion does not"):
+        create_app(serve_config(narrow, tmp_path, **paths))
+
+
+def test_the_shadows_plain_feeds_are_the_validators_and_other_tables_take_the_validator(models, tmp_path):
+    """Tables of plainly valid rows skip the validator with the same feeds; nulls or unknown categories do not."""
+    from mlctl.onnxmodel.runtime import OnnxModel
+    from mlctl.serve.logblock import Block
+    from mlctl.serve.shadow import Shadow
+    from mlctl.serve.state import Served
+
+    champion = Served(OnnxModel.load(models["champion"]["model"], models["champion"]["manifest_path"]))
+    shadow = Served(OnnxModel.load(models["shadow"]["model"], models["shadow"]["manifest_path"]), "shadow")
+    recs = models["recs"]
+    plain = [r for r in recs if all(v is not None and v == v for v in r.values())]
+    assert 0 < len(plain) < len(recs)  # the generated rows have some missing values
+
+    def table(rows: list[dict]):
+        checked = champion.model.check_records(rows, unknown="missing")
+        pred = champion.model.predict_checked(checked)
+        block = Block(champion)
+        for i in range(len(rows)):
+            feeds = {k: v[i : i + 1] for k, v in checked.feeds.items()}
+            block.add(
+                "/predict", f"t-{i}", 0.0, 1.0, feeds, None, pred.labels[i : i + 1], pred.probabilities[i : i + 1]
+            )
+        return block.table()
+
+    engine = Shadow(shadow, 1.0, 1000, "missing")
+    prepared = engine._prepare(table(plain), len(plain))
+    assert engine._plain(table(plain)) is not None and engine._plain(table(recs)) is None
+    expected = shadow.model.check_records(plain, unknown="missing").feeds
+    for name, feed in prepared[1].items():
+        assert feed.dtype == expected[name].dtype and feed.shape == expected[name].shape
+        assert [str(v) for v in feed.ravel()] == [str(v) for v in expected[name].ravel()]
+    for rows in (plain, recs):
+        kept, feeds, requests = engine._prepare(table(rows), len(rows))
+        assert requests == kept.num_rows == len(rows)
+        assert [str(v) for v in shadow.model.run(feeds).labels] == offline(models["shadow"], rows)

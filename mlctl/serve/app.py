@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from mlctl import __version__
-from mlctl.core.errors import MlctlError
+from mlctl.core.errors import ConfigError, MlctlError
 from mlctl.onnxmodel.runtime import OnnxModel
 from mlctl.serve import mlflow, v2
 from mlctl.serve import predict_route as predict
@@ -54,9 +54,16 @@ def create_app(config: ServeConfig, model: OnnxModel | None = None) -> FastAPI:
     )
     ctx = Context(config, state, metrics, request_log, Batcher(config.batch_rows, request_log))
     if state.shadow is not None:
-        ctx.shadow = Shadow(
-            state.shadow, config.shadow_share, config.shadow_queue, config.unknown_category, config.max_rows
+        if request_log is None:
+            raise ConfigError(
+                "a shadow model needs the request log: its answers are logged beside the champion's",
+                where="serve.log_dir",
+                hint="set serve.log_dir (or drop --shadow)",
+            )
+        ctx.shadow = request_log.shadow = Shadow(
+            state.shadow, config.shadow_share, config.shadow_queue, config.unknown_category
         )
+        ctx.shadow.on_loop = request_log.on_loop
     served = state.served
     app = ServeApp(
         title=f"mlctl serve: {served.name}",
@@ -141,8 +148,6 @@ def _lifespan(ctx: Context):
         ctx.state.warm_up()
         if ctx.log is not None:
             ctx.log.start(ctx.state.served, asyncio.get_running_loop())
-        if ctx.shadow is not None:
-            ctx.shadow.start(asyncio.get_running_loop(), ctx.log)
         # everything loaded so far (pyarrow too) lives as long as the process: keep it out of the
         # GC's scans, or full collections over FastAPI's and onnxruntime's objects stall requests
         gc.collect()
@@ -153,8 +158,6 @@ def _lifespan(ctx: Context):
         finally:
             ctx.state.shutting_down = True
             restore()
-            if ctx.shadow is not None:  # its last answers reach the log before the log closes
-                await ctx.shadow.close()
             if ctx.log is not None:
                 await asyncio.to_thread(ctx.log.close)
 

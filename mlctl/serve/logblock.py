@@ -152,23 +152,36 @@ class Block:
                 cols[name] = pa.array(np.array(values, dtype=np.float32).astype(np.float64), from_pandas=True)
             else:
                 cols[name] = pa.array(_categorical(values, self.sent[name]), pa.string())
-        labels = self.labels
-        if served.task == "regression":
-            cols["prediction"] = pa.array(np.array(labels, dtype=np.float64))
-        else:  # one model's labels are all str or all int: the fast inference keeps them so
-            try:
-                prediction = pa.array(labels)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                prediction = None
-            if prediction is None or prediction.type not in (pa.string(), pa.int64()):
-                prediction = pa.array([str(v) for v in labels], pa.string())
-            cols["prediction"] = prediction
+        probabilities = None
         if served.class_keys is not None and self.all_probabilities:
             # built flat: a list of per-row lists converts to a 2-D array six times slower
-            probs = np.array(self.probabilities, dtype=np.float64).reshape(total, len(served.class_keys))
-            for j, key in enumerate(served.class_keys):
-                cols[f"proba_{key}"] = pa.array(probs[:, j])
+            probabilities = np.array(self.probabilities, dtype=np.float64).reshape(total, len(served.class_keys))
+        cols.update(answer_columns(served, self.labels, probabilities))
         return pa.table(cols)
+
+
+def answer_columns(served: Any, labels: Any, probabilities: np.ndarray | None) -> dict[str, Any]:
+    """``prediction`` and one ``proba_<class>`` per class (when there are probabilities), as Arrow arrays.
+
+    ``labels``: a list or an array of one model's labels.
+    """
+    import pyarrow as pa
+
+    cols: dict[str, Any] = {}
+    if served.task == "regression":
+        cols["prediction"] = pa.array(np.array(labels, dtype=np.float64))
+    else:  # one model's labels are all str or all int: the fast inference keeps them so
+        try:
+            prediction = pa.array(labels)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            prediction = None
+        if prediction is None or prediction.type not in (pa.string(), pa.int64()):
+            prediction = pa.array([str(v) for v in labels], pa.string())
+        cols["prediction"] = prediction
+    if served.class_keys is not None and probabilities is not None:
+        for j, key in enumerate(served.class_keys):
+            cols[f"proba_{key}"] = pa.array(np.asarray(probabilities[:, j], dtype=np.float64))
+    return cols
 
 
 def _categorical(values: list, sent: dict[int, Any]) -> list:

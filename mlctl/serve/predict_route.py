@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from mlctl.onnxmodel.inputs import FIELD_REQUIRED
@@ -31,7 +30,6 @@ from mlctl.serve.state import Served
 PATH = "/predict"
 log = logging.getLogger("mlctl.serve")
 INTERNAL = b'{"detail":"internal error (logged on the server)"}'
-SHADOWED = "mlctl_shadow"  # scope state: the instances to offer the shadow once the response is sent
 ANSWERED = "mlctl_answered"  # scope state: the version that answered (with a canary)
 
 
@@ -107,19 +105,7 @@ async def answer(ctx: Context, scope: dict, body: bytes) -> tuple[int, bytes]:
         ctx.record(scope, PATH, served, inputs, raw, labels, probabilities)
     if ctx.state.canary is not None or served.role != "champion":
         scope.setdefault("state", {})[ANSWERED] = served.version
-    shadow = ctx.shadow
-    if shadow is not None:  # the champion's plain columns, when the shadow can take them as they are
-        plain = inputs if raw is None and shadow.fits(served.plan) else None
-        scope.setdefault("state", {})[SHADOWED] = (instances, plain)
     return 200, dumps(out)
-
-
-def shadow_after(ctx: Context, scope: dict) -> None:
-    """After the response was sent: offer the request to the shadow (if it answered 200)."""
-    state = scope.get("state") or {}
-    offered = state.pop(SHADOWED, None)
-    if offered is not None:
-        ctx.shadow.offer(state.get("request_id", ""), *offered)
 
 
 def version_header(scope: dict) -> list:
@@ -139,8 +125,6 @@ async def _respond(ctx: Context, scope: dict, body: bytes, send: Any, extra: lis
         headers += version_header(scope)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": out})
-    if ctx.shadow is not None:
-        shadow_after(ctx, scope)  # the client has its answer: the shadow's work starts now
     return status
 
 
@@ -200,13 +184,11 @@ def router(served: Served, unknown: str, max_rows: int, extra: str = "reject") -
             log.exception("unhandled error on /predict")
             status, body = 500, INTERNAL
         headers = dict(version_header(request.scope)) if status == 200 else {}
-        later = BackgroundTask(shadow_after, ctx, request.scope) if ctx.shadow is not None else None
         return Response(
             body,
             status_code=status,
             media_type="application/json",
             headers={k.decode(): v.decode() for k, v in headers.items()},
-            background=later,
         )
 
     return api

@@ -12,7 +12,8 @@ readers such as pandas/pyarrow datasets) with one row group per flush, and
 renamed when it reaches ``log_max_rows`` rows or ``log_max_seconds`` of age, when
 another model version is logged while this one had nothing to write for ``IDLE_SECONDS`` (a reload),
 and on shutdown. A second model (shadow, canary) is written at the same time to its own
-version's file. For a shadow, ``latency_ms`` is its batch's scoring time. The request path only
+version's file. A shadow (mlctl.serve.shadow) scores the tables the writer converted and its answers
+are written by the writer too; its ``latency_ms`` is its table's scoring time. The request path only
 appends to an in-memory queue; if the writer falls behind by ``max_queue`` requests, new
 entries are dropped and counted (mlctl_request_log_dropped_total), never waited on.
 
@@ -65,6 +66,7 @@ class RequestLog:
         self._open_files: dict[str, _File] = {}  # model version -> its file being written (champion, shadow...)
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.shadow: Any = None  # mlctl.serve.shadow.Shadow: scores what is logged, hands back its answers
         self._thread = threading.Thread(target=self._run, name="mlctl-request-log", daemon=True)
 
     def start(self, served: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -128,19 +130,13 @@ class RequestLog:
                     self.submit(served, endpoint, request_id, wall, latency_ms, part, raw, labels, probabilities)
                 start = end
             return
-        endpoints, ids, starts, _ = zip(*notes, strict=True)
-        self.batch(served, endpoints, ids, [(now - start) * 1000 for start in starts], sizes, feeds, pred)
-
-    def batch(
-        self, served: Any, endpoints: tuple, ids: Any, latencies: list[float], sizes: list[int], feeds: dict, pred: Any
-    ) -> None:
-        """On the event loop: requests scored in one call from plainly valid inputs, logged from its feeds and outputs."""
         if self._queued >= self.max_queue:
-            self.dropped += len(ids)
+            self.dropped += len(notes)
             return
-        wall = time.time()
+        endpoints, ids, starts, _ = zip(*notes, strict=True)
+        latencies = [(now - start) * 1000 for start in starts]
         self._block(served).add_batch(endpoints, ids, wall, latencies, sizes, feeds, pred.labels, pred.probabilities)
-        self._queued += len(ids)
+        self._queued += len(notes)
 
     def _block(self, served: Any) -> Block:
         """The block being filled (blocks hold one model version each)."""
@@ -163,6 +159,7 @@ class RequestLog:
             self._thread.join(timeout=30)
         else:
             self._drain()
+            self._finish_shadow()
             self._rotate()
 
     # -- writer thread ----------------------------------------------------------------------
@@ -176,7 +173,15 @@ class RequestLog:
                 if idle or now - f.opened >= self.max_seconds:
                     self._rotate(version)
         self._drain()
+        self._finish_shadow()
         self._rotate()
+
+    def _finish_shadow(self) -> None:
+        """Let the shadow score the last tables, and write its answers."""
+        if self.shadow is not None:
+            self.shadow.finish()
+            for served, table in self.shadow.answers():
+                self._write(served, [table])
 
     def _take(self) -> list[Block]:
         blocks, self._blocks, self._queued = self._blocks, [], 0
@@ -185,13 +190,21 @@ class RequestLog:
     def _drain(self) -> set[str]:
         """Write every queued block, one table per model (blocks of several models interleave); the versions."""
         tables: dict[int, tuple[Any, list[Any]]] = {}
-        for block in self._on_loop(self._take):
-            tables.setdefault(id(block.served), (block.served, []))[1].append(self._on_loop(_convert(block)))
+        shadow = self.shadow
+        for block in self.on_loop(self._take):
+            requests = block.requests
+            table = self.on_loop(_convert(block))
+            tables.setdefault(id(block.served), (block.served, []))[1].append(table)
+            if shadow is not None:
+                shadow.submit(table, requests)
+        if shadow is not None:  # answers to earlier tables (the shadow scores while this thread writes)
+            for served, table in shadow.answers():
+                tables.setdefault(id(served), (served, []))[1].append(table)
         for served, parts in tables.values():
             self._write(served, parts)
         return {served.version for served, _ in tables.values()}
 
-    def _on_loop(self, fn: Callable[[], Any]) -> Any:
+    def on_loop(self, fn: Callable[[], Any]) -> Any:
         """``fn()`` run on the event loop when one is running (no GIL convoy), else here."""
         loop = self._loop
         if loop is not None and loop.is_running():

@@ -51,7 +51,8 @@ def load_second(config: ServeConfig, role: str, champion: Served) -> Served | No
     """The shadow or canary model of ``config`` (sha256 checked), warmed up; None when not configured.
 
     A canary answers clients in the champion's place: it must take the same inputs for the same task.
-    A shadow only needs the same task (it validates the requests itself, with its own schema).
+    A shadow scores the champion's logged rows: the same task, and inputs among the champion's (it
+    validates them itself, with its own schema).
     """
     path = config.shadow_model_path if role == "shadow" else config.canary_model_path
     manifest = config.shadow_manifest_path if role == "shadow" else config.canary_manifest_path
@@ -59,6 +60,14 @@ def load_second(config: ServeConfig, role: str, champion: Served) -> Served | No
         return None
     served = Served(OnnxModel.load(path, manifest, threads=config.threads), role)
     same = served.signature == champion.signature if role == "canary" else served.task == champion.task
+    new_inputs = [name for name in served.names if name not in champion.name_set]
+    if role == "shadow" and same and new_inputs:
+        raise ModelError(
+            f"the shadow model takes input(s) {new_inputs} that the champion does not: "
+            "a shadow scores the champion's logged rows, which do not have them",
+            where=path,
+            hint="serve a champion that takes these inputs first, then shadow the candidate",
+        )
     if not same:
         raise ModelError(
             f"the {role} model does not fit the champion: "

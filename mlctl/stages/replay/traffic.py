@@ -145,7 +145,7 @@ def read(
                 f"the candidate's input(s) {absent} are not in the log",
                 where=str(path),
                 hint=f"the log has {[c for c in names if c not in NEEDED][:20]}; a candidate with new inputs "
-                "cannot be replayed on this traffic (serve it in shadow once the clients send them)",
+                "cannot be replayed on this traffic (serve a champion that takes them first: its log will have them)",
             )
         wanted = [*NEEDED[1:], *inputs, "latency_ms", ROLE_COLUMN, *([TIME_COLUMN] if since or until else [])]
         wanted += [c for c in names if c.startswith("proba_")]
