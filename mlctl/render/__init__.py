@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["format_value", "markdown_table"]
+__all__ = ["Rows", "format_value", "markdown_table"]
 
 
 def format_value(value: Any, digits: int = 4) -> str:
@@ -29,16 +29,43 @@ def format_value(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def markdown_table(df: pd.DataFrame, *, index: bool = False, digits: int = 4) -> str:
-    """Render a DataFrame as a GitHub-flavoured Markdown table (no tabulate needed)."""
+class Rows:
+    """A small table as plain rows: what a report builds from a few dicts, without importing pandas."""
+
+    def __init__(self, records: list[dict], columns: list[str]):
+        self.columns = list(columns)
+        self.rows = [tuple(r.get(c) for c in self.columns) for r in records]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def numeric(self) -> list[bool]:
+        """Per column: every value present is a number (bools are not)."""
+        import numbers
+
+        def number(v: Any) -> bool:
+            return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+        return [all(number(r[j]) for r in self.rows if r[j] is not None) for j in range(len(self.columns))]
+
+
+def table_parts(df: pd.DataFrame | Rows, index: bool = False) -> tuple[list[str], list[tuple], int]:
+    """Column names, rows (as tuples) and the total row count of a DataFrame or Rows."""
+    if isinstance(df, Rows):
+        return [str(c) for c in df.columns], df.rows, len(df.rows)
     frame = df.reset_index() if index else df
-    header = [str(c) for c in frame.columns]
+    return [str(c) for c in frame.columns], list(frame.itertuples(index=False)), len(frame)
+
+
+def markdown_table(df: pd.DataFrame | Rows, *, index: bool = False, digits: int = 4) -> str:
+    """Render a DataFrame (or Rows) as a GitHub-flavoured Markdown table (no tabulate needed)."""
+    header, rows, _ = table_parts(df, index)
 
     def cell(v: Any) -> str:
         # a pipe or newline would break the table layout
         return format_value(v, digits).replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for row in frame.itertuples(index=False):
+    for row in rows:
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines) + "\n"

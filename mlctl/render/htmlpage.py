@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlctl.render import format_value
+from mlctl.render import Rows, format_value, table_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,27 +56,32 @@ def image_tag(image: Any, alt: str = "") -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def table_html(df: pd.DataFrame, *, caption: str | None = None, index: bool = False, max_rows: int = 200) -> str:
-    """Render a DataFrame as an escaped HTML table; numbers right-aligned, long tables cut."""
-    import pandas as pd
+def table_html(df: pd.DataFrame | Rows, *, caption: str | None = None, index: bool = False, max_rows: int = 200) -> str:
+    """Render a DataFrame (or Rows) as an escaped HTML table; numbers right-aligned, long tables cut."""
+    if isinstance(df, Rows):
+        columns, rows, total = table_parts(df)
+        numeric = df.numeric()
+    else:
+        import pandas as pd
 
-    frame = df.reset_index() if index else df
-    shown = frame.head(max_rows)
-    numeric = [pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in shown.dtypes]
+        frame = df.reset_index() if index else df
+        columns, rows, total = table_parts(frame.head(max_rows))
+        total = len(frame)
+        numeric = [pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in frame.dtypes]
     parts = ["<table>"]
     if caption:
         parts.append(f"<caption>{html.escape(caption)}</caption>")
-    parts.append("<thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns) + "</tr></thead>")
+    parts.append("<thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr></thead>")
     parts.append("<tbody>")
-    for row in shown.itertuples(index=False):
+    for row in rows[:max_rows]:
         cells = []
         for value, is_num in zip(row, numeric, strict=True):
             cls = ' class="num"' if is_num else ""
             cells.append(f"<td{cls}>{html.escape(format_value(value))}</td>")
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
-    if len(frame) > max_rows:
-        parts.append(f'<p class="note">showing {max_rows} of {len(frame)} rows</p>')
+    if total > max_rows:
+        parts.append(f'<p class="note">showing {max_rows} of {total} rows</p>')
     return "".join(parts)
 
 
@@ -109,7 +114,7 @@ class HtmlReport:
         self._blocks.append(f'<p class="note">{html.escape(text)}</p>')
         return self
 
-    def table(self, df: pd.DataFrame, caption: str | None = None, *, index: bool = False, max_rows: int = 200):
+    def table(self, df: pd.DataFrame | Rows, caption: str | None = None, *, index: bool = False, max_rows: int = 200):
         """Add a table from a DataFrame."""
         self._blocks.append(table_html(df, caption=caption, index=index, max_rows=max_rows))
         return self

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlctl.render import format_value, markdown_table
+from mlctl.render import Rows, format_value, markdown_table
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mlctl.core.project import Project
     from mlctl.params.replay import ReplayParams
 
@@ -29,10 +27,8 @@ def write_reports(report: dict, params: ReplayParams, project: Project) -> dict[
     return {k: project.rel(v) for k, v in paths.items()}
 
 
-def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=columns)
+def _frame(rows: list[dict], columns: list[str]) -> Rows:
+    return Rows(rows, columns)  # a few rows: no pandas to import
 
 
 def summary(report: dict) -> dict[str, Any]:
@@ -50,7 +46,7 @@ def summary(report: dict) -> dict[str, Any]:
     }
 
 
-def limits_frame(report: dict) -> pd.DataFrame:
+def limits_frame(report: dict) -> Rows:
     rows = [
         {**c, "verdict": "skipped" if c["skipped"] else "passed" if c["passed"] else "FAILED"}
         for c in (report.get("limits") or {}).get("checks", [])
@@ -58,12 +54,12 @@ def limits_frame(report: dict) -> pd.DataFrame:
     return _frame(rows, ["metric", "value", "limit", "verdict", "detail"])
 
 
-def slices_frame(report: dict) -> pd.DataFrame:
+def slices_frame(report: dict) -> Rows:
     rows = [{"column": s["column"], **g} for s in report["slices"] for g in s["groups"]]
     return _frame(rows, ["column", "value", "rows", "compared", "disagreements", "disagreement"])
 
 
-def top_frame(report: dict) -> pd.DataFrame:
+def top_frame(report: dict) -> Rows:
     rows = [
         {
             "request_id": d["request_id"],
@@ -113,8 +109,6 @@ def render_markdown(report: dict) -> str:
 
 
 def render_html(report: dict) -> str:
-    import pandas as pd
-
     from mlctl.render.htmlpage import HtmlReport
 
     cand, log = report["candidate"], report["log"]
@@ -128,7 +122,9 @@ def render_html(report: dict) -> str:
         page.heading("Agreement per slice").table(slices_frame(report))
         page.figure(_slice_figure(report), "disagreement per slice")
     shift = [report["shift"]["prediction"], *report["shift"]["scores"]]
-    page.heading("Score shift (candidate vs champion)").table(pd.DataFrame(shift))
+    page.heading("Score shift (candidate vs champion)").table(
+        _frame(shift, list(dict.fromkeys(k for s in shift for k in s)))
+    )
     page.heading("Largest disagreements").table(top_frame(report))
     rejects = report["rejects"]
     page.heading("New rejects").key_values({"rows": rejects["new"], **rejects["reasons"]})
@@ -140,7 +136,9 @@ def render_html(report: dict) -> str:
         rows = [
             {"metric": m, "champion": labels["champion"].get(m), "candidate": v} for m, v in labels["candidate"].items()
         ]
-        page.heading(f"Metrics on {labels['labelled_rows']} labelled rows").table(pd.DataFrame(rows))
+        page.heading(f"Metrics on {labels['labelled_rows']} labelled rows").table(
+            _frame(rows, ["metric", "champion", "candidate"])
+        )
     return page.render()
 
 
@@ -148,12 +146,12 @@ def _slice_figure(report: dict) -> str:
     """Disagreement per slice as a small inline SVG bar chart (no plotting library to import)."""
     import html
 
-    frame = slices_frame(report).head(30)
-    shares = frame["disagreement"].fillna(0).astype(float).tolist()
+    groups = [(s["column"], g["value"], g.get("disagreement")) for s in report["slices"] for g in s["groups"]][:30]
+    shares = [0.0 if v is None or v != v else float(v) for _, _, v in groups]  # missing (NaN, None): 0
     top = max([*shares, 1e-9])
     label_w, bar_w, row_h = 220, 360, 18
     rows = []
-    for i, (column, value, share) in enumerate(zip(frame["column"], frame["value"], shares, strict=True)):
+    for i, ((column, value, _), share) in enumerate(zip(groups, shares, strict=True)):
         y = i * row_h
         width = bar_w * share / top
         label = html.escape(f"{column}={value}"[:34])
