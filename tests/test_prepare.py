@@ -354,3 +354,24 @@ def test_html_report_escapes_and_embeds():
     assert 'src="data:image/png;base64,' in html and 'href="#part"' in html
     _assert_self_contained(html)
     assert markdown_table(pd.DataFrame({"a|b": [1.5]})) == "| a|b |\n|---|\n| 1.5 |\n"
+
+
+def test_type_coercion_judges_every_value_not_only_the_first_thousand():
+    """The cheap look at the first values only rules columns out: one bad value far down still keeps text."""
+    from mlctl.data.cleaning import SAMPLE, coerce_types
+
+    n = SAMPLE * 3
+    df = pd.DataFrame(
+        {
+            "amount": [str(i) for i in range(n)],
+            "late_text": [str(i) for i in range(n - 1)] + ["n/a"],
+            "flags": ["true", "false"] * (n // 2),
+            "late_flag": ["true"] * (n - 1) + ["maybe"],
+            "late_zero": [str(i + 10) for i in range(n - 1)] + ["0123"],
+        }
+    )
+    out, report = coerce_types(df, date_columns=[])
+    assert report.converted == {"amount": "numeric", "flags": "boolean"}
+    for name in ("late_text", "late_flag", "late_zero"):
+        assert out[name].tolist() == df[name].tolist()
+    assert any(note.startswith("late_zero: kept as text") for note in report.notes)

@@ -17,6 +17,8 @@ from mlctl.core.errors import ConfigError, DataError
 if TYPE_CHECKING:
     import pandas as pd
 
+# values tried first: a column must convert whole, so one failure among the first few settles it cheaply
+SAMPLE = 1000
 BOOL_WORDS = {"true": True, "false": False}
 # ISO-8601 dates/timestamps only: "2024-01-31", "2024-01-31 12:00", "2024-01-31T12:00:00.5+01:00"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -62,10 +64,18 @@ def _is_text(col: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
 
 
+def _all_numeric(text: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.to_numeric(text.str.strip(), errors="coerce").notna().all())
+
+
 def _as_numeric(text: pd.Series) -> pd.Series | None:
     """The column as numbers if every non-missing value is a number, else None."""
     import pandas as pd
 
+    if not _all_numeric(text.head(SAMPLE)):  # every value must be: a few text values settle most columns
+        return None
     stripped = text.str.strip()
     if stripped.str.match(LEADING_ZERO).any():
         return None
@@ -79,6 +89,8 @@ def _as_numeric(text: pd.Series) -> pd.Series | None:
 
 def _as_bool(text: pd.Series) -> pd.Series | None:
     """The column as booleans if every non-missing value is 'true' or 'false' (any case)."""
+    if not text.head(SAMPLE).str.strip().str.lower().isin(list(BOOL_WORDS)).all():  # cheap, and necessary
+        return None
     lowered = text.str.strip().str.lower()
     if not lowered.isin(list(BOOL_WORDS)).all():
         return None
@@ -149,7 +161,11 @@ def coerce_types(df: pd.DataFrame, *, date_columns: list[str], keep: list[str] =
             out[name] = _fill(col, numbers)
             report.converted[name] = "numeric"
             continue
-        if present.str.strip().str.match(LEADING_ZERO).any() and pd.to_numeric(present, errors="coerce").notna().all():
+        if (
+            _all_numeric(present.head(SAMPLE))
+            and present.str.strip().str.match(LEADING_ZERO).any()
+            and pd.to_numeric(present, errors="coerce").notna().all()
+        ):
             report.notes.append(f"{name}: kept as text (values with leading zeros look like codes)")
             continue
         flags = _as_bool(present)
