@@ -126,10 +126,23 @@ def _roc_auc(s: Scored, support: np.ndarray) -> tuple[float | None, str | None]:
 
 
 def binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC as the Mann-Whitney statistic (ties count half): equal to the trapezoidal area."""
-    from scipy.stats import rankdata
+    """ROC AUC as the Mann-Whitney statistic (ties count half): equal to the trapezoidal area.
 
-    ranks = rankdata(score)
+    The average ranks are scipy's ``rankdata`` ones, computed here in numpy: the bootstraps call this
+    thousands of times on a few thousand rows, where scipy's per-call overhead took half the time.
+    """
+    import numpy as np
+
+    n = len(score)
+    order = np.argsort(score, kind="mergesort")
+    ordered = score[order]
+    first = np.empty(n, dtype=bool)  # the first row of each group of tied scores
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], n)
+    ranks = np.empty(n)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)  # 1-based average rank of each group
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
