@@ -169,12 +169,17 @@ def fit(
             hint="the folds may be too small for the scorer: lower train.search.cv or add data",
         )
 
-    fit_frame = train
+    # The refit holds one model frame: the search's plus the validation rows (encoded row by row, so
+    # the same as encoding the two splits joined), not the joined raw splits and a second encoding.
+    del y
     if params.refit_on_validation and validation is not None and len(validation):
-        fit_frame = pd.concat([train, validation], ignore_index=True)
-    X_fit = to_model_frame(fit_frame, features)
-    y_fit = target_values(fit_frame, target, task, where=where, cv=1)
-    progress.start(f"refit {best.name} on {len(fit_frame)} rows", total=2)
+        X_fit = pd.concat([X, to_model_frame(validation, features)], ignore_index=True)
+        labels = pd.concat([train[[target]], validation[[target]]], ignore_index=True)
+    else:
+        X_fit, labels = X, train[[target]]
+    del X
+    y_fit = target_values(labels, target, task, where=where, cv=1)
+    progress.start(f"refit {best.name} on {len(X_fit)} rows", total=2)
     model = clone(pipelines[best.name]).set_params(**{s.PREFIX + k: v for k, v in best.best_params.items()})
     model.fit(X_fit, y_fit)
     progress.advance()
@@ -188,4 +193,4 @@ def fit(
     progress.advance()
     progress.done()
     classes = [c.item() if hasattr(c, "item") else c for c in model.classes_] if task == "classification" else None
-    return Trained(model, baseline, features, classes, scoring, results, best, search_seconds, len(fit_frame))
+    return Trained(model, baseline, features, classes, scoring, results, best, search_seconds, len(X_fit))
