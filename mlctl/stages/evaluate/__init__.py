@@ -197,9 +197,7 @@ def staleness_of(
     project: Project, params: EvaluateParams, model: Any, info: dict[str, Any], result: EvaluateResult, seed: int
 ) -> dict[str, Any]:
     """The staleness curve over every split `mlctl prepare` wrote (off without a time column)."""
-    import pandas as pd
-
-    from mlctl.core.fileio import read_table
+    from mlctl.core.fileio import read_tables
     from mlctl.stages.evaluate import staleness
 
     s = params.staleness
@@ -209,9 +207,9 @@ def staleness_of(
     metric = s.metric or (
         "r2" if result.task == "regression" else "roc_auc" if model_values.get("roc_auc") is not None else "f1"
     )
-    paths = [split_path(project, params, name) for name in ("train", "validation", "test")]
-    frames = [read_table(p) for p in paths if p.exists()]
-    return staleness.curve(model, pd.concat(frames, ignore_index=True), info, s, metric, seed)
+    paths = [p for p in (split_path(project, params, name) for name in ("train", "validation", "test")) if p.exists()]
+    wanted = [*(f["name"] for f in info["features"]), info["target"], *staleness.period_columns(s.time_column)]
+    return staleness.curve(model, read_tables(paths, list(dict.fromkeys(wanted))), info, s, metric, seed)
 
 
 def run(params: EvaluateParams, common: Common, project: Project, progress: Progress | None = None) -> EvaluateResult:

@@ -32,9 +32,14 @@ def off(reason: str) -> dict[str, Any]:
     return {"enabled": False, "reason": reason, "points": [], "max_age_periods": None, "max_age_days": None}
 
 
+def period_columns(column: str) -> tuple[str, str]:
+    """The date features prepare derived from ``column`` that give a row's month."""
+    return f"{column}_year", f"{column}_month"
+
+
 def periods_of(df: pd.DataFrame, column: str) -> pd.Series | None:
     """Month index (year * 12 + month - 1) of each row, from the date features; None without them."""
-    year, month = f"{column}_year", f"{column}_month"
+    year, month = period_columns(column)
     if year not in df.columns or month not in df.columns:
         return None
     return df[year].astype("float64") * 12 + df[month].astype("float64") - 1
@@ -72,6 +77,8 @@ def curve(
     model: Any, df: pd.DataFrame, info: dict[str, Any], params: StalenessParams, metric: str, seed: int
 ) -> dict[str, Any]:
     """The staleness curve of ``model``'s configuration on ``df`` (all labelled splits together)."""
+    import numpy as np
+    import pandas as pd
     from sklearn.base import clone
 
     from mlctl.model.features import Feature, to_model_frame
@@ -83,7 +90,11 @@ def curve(
     period = periods_of(df, column)
     if period is None:
         return off(f"no {column}_year and {column}_month features (prepare.date_columns, prepare.date_parts)")
-    rows = df[df[target].notna() & period.notna()].assign(_month=period)
+    # choose rows on three light columns, then take the features of the chosen ones only: filtering and
+    # sorting the whole frame copied every split's rows several times (gigabytes at 10M rows)
+    keep = (df[target].notna() & period.notna()).to_numpy()
+    at = np.flatnonzero(keep)  # positions in df: the index labels may repeat
+    rows = pd.DataFrame({target: df[target].to_numpy()[at], "_month": period.to_numpy()[at]}, index=at)
     if rows.empty:
         return off(f"no labelled rows with a {column}")
     newest = rows["_month"].max()
@@ -95,7 +106,7 @@ def curve(
     if len(scored_rows) > params.max_rows:
         scored_rows = scored_rows.sample(params.max_rows, random_state=seed)
     features = [Feature(f["name"], f["kind"]) for f in info["features"]]
-    X_scored = to_model_frame(scored_rows, features)
+    X_scored = to_model_frame(df.iloc[scored_rows.index], features)
     points: list[dict[str, Any]] = []
     for age in range(1, params.periods + 1):
         window = rows[rows["_period"] >= age].sort_values("_month", kind="stable").tail(params.max_rows)
@@ -108,7 +119,7 @@ def curve(
         if info["task"] == "classification" and y.nunique() < 2:
             points.append({**point, "value": None, "note": "one class in the window"})
             continue
-        fitted = clone(model).fit(to_model_frame(window, features), y.to_numpy())
+        fitted = clone(model).fit(to_model_frame(df.iloc[window.index], features), y.to_numpy())
         scored = score(fitted, X_scored, scored_rows[target], info["task"], info.get("classes"))
         points.append({**point, "value": metric_value(scored, metric)})
     if not any(p["value"] is not None for p in points):
