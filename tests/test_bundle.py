@@ -183,3 +183,20 @@ def test_bundle_needs_an_exported_model(tmp_path):
     (root / "params.yaml").write_text("target: y\ncollect: {sources: [{name: d, path: d.csv}]}\n")
     result = CliRunner().invoke(app, ["bundle", "-C", str(root)])
     assert result.exit_code == 3
+
+
+def test_bundle_parity_uses_a_seeded_sample_of_at_most_parity_rows(projects, tmp_path):
+    """The derived models are compared on bundle.parity_rows rows of a larger parity file, the same rows each time."""
+    import shutil
+
+    import yaml
+
+    source, _ = projects["regression"]
+    root = tmp_path / "project"
+    shutil.copytree(source, root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["bundle"] = {**(params.get("bundle") or {}), "parity_rows": 120}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    first, second = build(root, "--quantize"), build(root, "--quantize")
+    assert first["quantized"]["parity"]["rows"] == 120  # of the 300 rows in the file
+    assert first["quantized"]["parity"] == second["quantized"]["parity"]

@@ -370,3 +370,22 @@ def test_onnx_model_over_the_gates_max_model_mb_is_refused(tmp_path: Path):
     write_json(root / "reports" / "gate.json", {"passed": True, "rules": [rule]})
     assert runner.invoke(app, ["export", "-C", str(root)]).exit_code == 0
     assert (root / "models" / "model.onnx").stat().st_size < 50_000_000
+
+
+def test_parity_is_checked_on_a_seeded_sample_of_a_large_split(tmp_path: Path):
+    import pandas as pd
+    import yaml
+
+    root = write_trained_project(tmp_path, name="random_forest", n_classes=3)
+    test_path = root / "data" / "processed" / "test.parquet"
+    big = pd.concat([pd.read_parquet(test_path)] * 3, ignore_index=True)  # 300 rows
+    big.to_parquet(test_path, index=False)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["export"] = {**(params.get("export") or {}), "parity_rows": 120}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    manifests = []
+    for _ in range(2):
+        result = runner.invoke(app, ["export", "-C", str(root), "--json"])
+        assert result.exit_code == 0, result.output
+        manifests.append(json.loads((root / "models" / "model.json").read_text())["parity"])
+    assert manifests[0]["rows"] == 120 and manifests[0] == manifests[1]  # the same seeded rows each time

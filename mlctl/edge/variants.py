@@ -62,12 +62,16 @@ def quantize(model_file: Path, out_file: Path) -> None:
     quantize_dynamic(str(model_file), str(out_file))
 
 
-def parity_feeds(model: OnnxModel, data_file: Path) -> dict[str, np.ndarray]:
-    """Model inputs for the valid rows of the parity data."""
+def parity_feeds(
+    model: OnnxModel, data_file: Path, max_rows: int | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Model inputs for the valid rows of the parity data (a seeded sample of ``max_rows`` at most)."""
     from mlctl.core.fileio import read_table
     from mlctl.model.features import Feature, to_model_frame
 
     df = read_table(data_file)
+    if max_rows is not None and len(df) > max_rows:
+        df = df.sample(max_rows, random_state=seed).sort_index()
     features = [Feature(s.name, s.kind) for s in model.inputs]
     frame = to_model_frame(df, features)
     columns = {c: frame[c].to_numpy() for c in frame.columns}

@@ -21,5 +21,6 @@ class ExportParams(Section):
     train_report: str = f"{A.MODEL_DIR}/{A.TRAIN_REPORT_FILE}"  # features, task, target, classes of that pipeline
     input_dir: str = A.PROCESSED_DIR  # train split: input schema; test split: parity check
     parity_split: str = "test"
+    parity_rows: int = Field(default=100_000, ge=100)  # a seeded sample of the split at most: proof, not a census
     metrics: str = f"{A.METRICS_DIR}/{A.METRICS_FILE}"  # copied into the manifest when present
     gate_report: str = A.GATE_REPORT  # its model_size rule (gate.max_model_mb) also bounds the ONNX model

@@ -92,7 +92,7 @@ def run(params: BundleParams, common: Common, project: Project, progress: Progre
         if (params.ort_format or params.quantize) and parity_file.is_file():
             from mlctl.edge.variants import parity_feeds
 
-            feeds = parity_feeds(model, parity_file)
+            feeds = parity_feeds(model, parity_file, params.parity_rows, common.seed)
         elif params.ort_format or params.quantize:
             notes.append(f"no parity data at {params.parity_data}: derived models not compared with the full model")
 

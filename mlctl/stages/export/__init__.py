@@ -288,6 +288,8 @@ def run(params: ExportParams, common: Common, project: Project, progress: Progre
     check, check_where = _split(project, params, params.parity_split)
     if check.empty:
         raise DataError(f"the {params.parity_split} split has no rows to check parity on", where=check_where)
+    if len(check) > params.parity_rows:  # the manifest's parity.rows says how many were compared
+        check = check.sample(params.parity_rows, random_state=common.seed).sort_index()
     metrics_path = project.path(params.metrics, what="export.metrics")
     metrics = numeric_metrics(read_json(metrics_path)) if metrics_path.exists() else {}
     data, manifest = export_model(
