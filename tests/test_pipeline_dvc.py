@@ -157,6 +157,40 @@ def test_run_checks_params_while_dvc_starts_and_remembers_a_sound_pair(classific
     assert mlctl(root, "run").returncode == 0
 
 
+_SPY = (
+    "import subprocess, sys\n"
+    "real = subprocess.Popen\n"
+    "def spy(cmd, *a, **k):\n"
+    "    print('SPAWN', cmd[-1], 'typer' in sys.modules, flush=True)\n"
+    "    return real(cmd, *a, **k)\n"
+    "subprocess.Popen = spy\n"
+    "from mlctl.cli import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def test_run_starts_dvc_before_typer_loads_and_stops_it_for_an_unknown_stage(classification_repo):
+    root = classification_repo
+
+    def spawned(*args: str) -> tuple[list[str], subprocess.CompletedProcess]:
+        proc = run(root, sys.executable, "-c", _SPY, *args, check=False)
+        return [line for line in proc.stdout.splitlines() if line.startswith("SPAWN")], proc
+
+    # plain `mlctl run`: DVC starts before typer is imported (mlctl.cli.main), and the run is the same
+    spawns, proc = spawned("run")
+    assert spawns == ["SPAWN repro False"] and proc.returncode == 0, proc.stdout + proc.stderr
+    assert "up to date" in proc.stdout
+    # an option the early start does not read (-C): the normal path, after typer parsed it
+    spawns, proc = spawned("run", "-C", str(root), "--force", "collect")
+    assert spawns == ["SPAWN --force True"] and proc.returncode == 0, proc.stdout + proc.stderr
+    # a stage dvc.yaml lacks: DVC was started early, then stopped with the documented error; nothing recorded
+    lock = (root / "dvc.lock").read_bytes()
+    spawns, proc = spawned("run", "no_such_stage")
+    assert spawns == ["SPAWN no_such_stage False"]
+    assert proc.returncode == 3 and "no such stage(s) ['no_such_stage']" in proc.stderr, proc.stderr
+    assert (root / "dvc.lock").read_bytes() == lock
+
+
 def test_changing_one_stage_params_reruns_only_it_and_descendants(classification_repo):
     root = classification_repo
     params = yaml.safe_load((root / "params.yaml").read_text())

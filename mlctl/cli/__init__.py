@@ -8,17 +8,15 @@ turned into exit codes in one place: ``mlctl.cli.handler``.
 
 from __future__ import annotations
 
-import importlib
+import gc
 import os
 import sys
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from mlctl import __version__
-from mlctl.cli.common import Group, coerce_given_only
 from mlctl.core.catalog import STAGES
+
+if TYPE_CHECKING:
+    from mlctl.repo.pipeline import Repro
 
 HELP = (
     "Run an ML project as a versioned, tested system: collect → validate → prepare → train → "
@@ -44,62 +42,63 @@ COMMANDS: dict[str, tuple[str, str]] = {
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
-class Root(Group):
-    """The root group: lists the commands from their declared summaries, so `mlctl --help` imports none."""
-
-    def format_commands(self, ctx: typer.Context, formatter: Any) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"mlctl {__version__}")
-        raise typer.Exit()
-
-
-def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    from mlctl.cli import handler as errors
-
-    errors.DEBUG = debug
-
-
-def build(modules: Iterable[str] | None = None) -> typer.Typer:
-    """The command line with the commands of `modules` (names in COMMAND_MODULES; all when None)."""
-    cli = typer.Typer(
-        name="mlctl",
-        help=HELP,
-        cls=Root,
-        no_args_is_help=True,
-        pretty_exceptions_enable=False,
-        rich_markup_mode=None,  # plain help: typer.rich_utils alone costs ~0.2 s of start-up
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-    cli.callback()(_root)
-    for name in COMMAND_MODULES if modules is None else modules:
-        importlib.import_module(f"mlctl.cli.{name}").register(cli)
-    for info in (*cli.registered_commands, *cli.registered_groups):
-        info.short_help = COMMANDS[info.name][1]  # the listing `mlctl --help` shows, declared once above
-    coerce_given_only(cli)
-    return cli
-
-
 def command_name(argv: list[str]) -> str | None:
     """The command `argv` asks for: its first word that is not an option (the root's options take no value)."""
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
-def __getattr__(name: str) -> typer.Typer:
-    # `from mlctl.cli import app`: the whole command line, built on first use (tests, docs generation)
+def __getattr__(name: str) -> Any:
+    # `from mlctl.cli import app`: the whole command line, built on first use (tests, docs generation);
+    # typer is imported by mlctl.cli.root, so `mlctl run` can start DVC before importing it
     if name == "app":
+        from mlctl.cli.root import build
+
         globals()["app"] = full = build()
         return full
+    if name == "build":
+        from mlctl.cli.root import build
+
+        return build
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_early: dict[str, Any] = {}
+
+
+def _start_run_early(args: list[str]) -> None:
+    """`mlctl run [STAGE...] [-f]`: start `dvc repro` now, before typer is imported (~30 ms sooner).
+
+    Only for arguments typer is certain to parse the same way (plain stage names and --force/-f, no
+    -C/MLCTL_PROJECT); anything else, or no project here, takes the normal path. `run` takes the
+    started DVC with `take_early_run`, after typer has parsed the same arguments.
+    """
+    rest = args[1:]
+    flags = {"-f", "--force"}
+    if "MLCTL_PROJECT" in os.environ or any(a.startswith("-") and a not in flags for a in rest):
+        return
+    from mlctl.core.errors import MlctlError
+    from mlctl.core.project import Project
+    from mlctl.repo.pipeline import spawn
+
+    try:
+        project = Project.discover(None)
+        targets = [a for a in rest if a not in flags]
+        force = any(a in flags for a in rest)
+        _early["run"] = (project.root, targets, force, spawn(project, targets, force=force))
+    except MlctlError:
+        return  # the normal path reports it
+
+
+def take_early_run(root: Any, targets: list[str], force: bool) -> Repro | None:
+    """The `dvc repro` `main` started for exactly these arguments, if it did (stopped if they differ)."""
+    started = _early.pop("run", None)
+    if started is None:
+        return None
+    *key, repro = started
+    if key == [root, targets, force]:
+        return repro
+    repro.stop()
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,4 +115,18 @@ def main(argv: list[str] | None = None) -> None:
         modules = []
     else:
         modules = None
-    build(modules)(args=args, prog_name="mlctl")
+    if name == "run" and args[0] == "run":
+        _start_run_early(args)
+    from mlctl.cli.root import build
+
+    try:
+        build(modules)(args=args, prog_name="mlctl")
+    finally:
+        started = _early.pop("run", None)
+        if started is not None:  # typer exited before `run` took it: no DVC may outlive the command
+            started[-1].stop()
+        # The command is done. Exempt every object alive now from the garbage collector's passes at exit:
+        # with pandas and scikit-learn loaded they took ~0.26 s of each stage's 0.33 s exit (2 cores).
+        # Reference counting still frees them; only unreachable cycles are left to the OS, and every
+        # file mlctl writes is closed (and renamed into place) before this.
+        gc.freeze()

@@ -64,37 +64,48 @@ def warn(message: str) -> None:
 
 
 class RichProgress:
-    """mlctl.core.progress.Progress drawn as a rich progress bar on stderr."""
+    """mlctl.core.progress.Progress drawn as a rich progress bar on stderr, from the first task on.
+
+    Nothing is drawn (nor rich.progress imported, nor its refresh thread started) before the first
+    `start`: a no-op `mlctl run` reports no work and shows no bars.
+    """
 
     def __init__(self, console: Console = err):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
+        self._console = console
+        self._bar: Any = None
         self._task = None
+
+    def _started(self) -> Any:
+        if self._bar is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=self._console,
+                transient=False,
+            )
+            self._bar.start()
+        return self._bar
 
     def start(self, description: str, total: float | None = None) -> None:
         if self._task is not None:
             self.done()
-        self._task = self._bar.add_task(description, total=total, rate="")
+        self._task = self._started().add_task(description, total=total, rate="")
 
     def advance(self, amount: float = 1) -> None:
         if self._task is None:
@@ -111,12 +122,12 @@ class RichProgress:
             self._task = None
 
     def __enter__(self) -> RichProgress:
-        self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.done()
-        self._bar.stop()
+        if self._bar is not None:
+            self._bar.stop()
 
 
 @contextmanager

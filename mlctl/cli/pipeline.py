@@ -75,11 +75,13 @@ def run(
     project_dir: Path = ProjectOpt,
 ) -> None:
     """Run the pipeline through `dvc repro`, showing each stage's progress and outcome."""
+    from mlctl.cli import take_early_run
     from mlctl.core.project import Project
     from mlctl.repo.pipeline import start_pipeline
 
     project = Project.discover(project_dir)
-    repro = start_pipeline(project, stages or [], force=force)
+    early = take_early_run(project.root, stages or [], force)  # started by mlctl.cli.main before typer loaded
+    repro = start_pipeline(project, stages or [], force=force, repro=early)
     # DVC takes over a second to start: params.yaml is validated meanwhile (unless it, dvc.yaml and mlctl are
     # unchanged since it last passed), and DVC is stopped if it is wrong
     from mlctl.cli.output import RichProgress, ok, out, table, warn

@@ -133,21 +133,14 @@ def run_pipeline(
     return start_pipeline(project, targets, force=force).follow(progress)
 
 
-def start_pipeline(project: Project, targets: list[str], *, force: bool = False) -> Repro:
-    """Start `dvc repro` in the background; `.follow()` reports its stages, `.stop()` ends it.
+def start_pipeline(project: Project, targets: list[str], *, force: bool = False, repro: Repro | None = None) -> Repro:
+    """Start `dvc repro` in the background (or take ``repro``, started by `spawn`) and check its targets.
 
-    DVC takes over a second to start: `mlctl run` validates params.yaml meanwhile, on the other core.
+    DVC takes over a second to start: the stage names and params keys are checked meanwhile, and DVC is
+    stopped if they are wrong (clearer messages than DVC's own). `.follow()` reports its stages.
     """
-    cmd = [*dvc_executable(), "repro", *targets, *(["--force"] if force else [])]
-    started = time.perf_counter()
+    repro = repro or spawn(project, targets, force=force)
     try:
-        proc = subprocess.Popen(
-            cmd, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=stage_env()
-        )
-    except OSError as exc:
-        raise ExternalError(f"cannot start dvc: {exc}", hint="install it with `pip install dvc`") from None
-    repro = Repro(proc, [], bool(targets), started)
-    try:  # checked while DVC starts, for clearer messages than DVC's own; DVC is stopped if they fail
         repro.known = stage_names(project)
         unknown = [t for t in targets if t not in repro.known]
         if unknown:
@@ -167,6 +160,19 @@ def start_pipeline(project: Project, targets: list[str], *, force: bool = False)
         repro.stop()
         raise
     return repro
+
+
+def spawn(project: Project, targets: list[str], *, force: bool = False) -> Repro:
+    """Start `dvc repro` (argument list, no shell) in the project's root, unchecked: see `start_pipeline`."""
+    cmd = [*dvc_executable(), "repro", *targets, *(["--force"] if force else [])]
+    started = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            cmd, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=stage_env()
+        )
+    except OSError as exc:
+        raise ExternalError(f"cannot start dvc: {exc}", hint="install it with `pip install dvc`") from None
+    return Repro(proc, [], bool(targets), started)
 
 
 @dataclass
@@ -212,9 +218,10 @@ class Repro:
                 last = now
                 if m.re is _SKIPPED:
                     stage.status, current = "up to date", None
+                    progress.done()  # the stage before it finished; no bar for one that does not run
                 else:
                     stage.status, current = "running", stage
-                progress.start(f"stage {stage.name}", total=None)
+                    progress.start(f"stage {stage.name}", total=None)
         code = self.proc.wait()
         result.log = "".join(lines)
         result.seconds = time.perf_counter() - self.started
