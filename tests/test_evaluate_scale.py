@@ -118,3 +118,60 @@ def test_binary_auc_is_scipys_rank_statistic_and_sklearns_area():
         expected = (ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (n - n_pos))
         assert binary_auc(positive, score) == expected
         assert abs(binary_auc(positive, score) - roc_auc_score(positive, score)) < 1e-12
+
+
+def test_resampled_auc_is_binary_auc_of_each_resample_and_the_bootstraps_are_unchanged():
+    """One sort for every resample gives each resample's AUC exactly; NaN where a class was not drawn."""
+    from mlctl.model.metrics import binary_auc, paired_bootstrap, resampled_auc
+
+    rng = np.random.default_rng(5)
+    for n, digits in ((6, 1), (300, 2), (4_000, 6)):  # heavy and light ties
+        score = np.round(rng.random(n), digits)
+        positive = rng.random(n) < 0.25
+        positive[:2] = [True, False]
+        draws = rng.integers(0, n, (40, n))
+        draws[0] = np.flatnonzero(~positive)[0]  # one resample of a single negative row, drawn n times
+        got = resampled_auc(positive, score, draws)
+        assert np.isnan(got[0])
+        for row, value in zip(draws[1:], got[1:], strict=True):
+            if 0 < positive[row].sum() < n:
+                assert value == binary_auc(positive[row], score[row])
+            else:
+                assert np.isnan(value)
+
+    # the bootstraps draw the same resamples as one `integers` call per resample did, so their intervals
+    # equal a per-resample loop over binary_auc
+    y = (rng.random(2_000) < 0.3).astype(int)
+    p, q = np.round(rng.random(2_000) * 0.6 + 0.3 * y, 3), np.round(rng.random(2_000) * 0.6 + 0.2 * y, 3)
+
+    def scored(s):
+        return Scored("classification", y, (s > 0.5).astype(int), np.column_stack([1 - s, s]), True, [0, 1])
+
+    loop = np.random.default_rng(11)
+    diffs = []
+    for _ in range(50):
+        idx = loop.integers(0, len(y), len(y))
+        diffs.append(binary_auc(y[idx] == 1, p[idx]) - binary_auc(y[idx] == 1, q[idx]))
+    pair = paired_bootstrap(scored(p), scored(q), "roc_auc", 50, 11)
+    assert [pair["low"], pair["high"]] == list(np.quantile(diffs, [0.025, 0.975]))
+    loop = np.random.default_rng(11)
+    aucs = [binary_auc(y[i] == 1, p[i]) for i in (loop.integers(0, len(y), len(y)) for _ in range(50))]
+    interval = bootstrap(scored(p), 50, 11)["roc_auc"]
+    assert [interval["low"], interval["high"]] == list(np.quantile(aucs, [0.025, 0.975]))
+
+
+def test_binary_roc_auc_importance_is_scikit_learns_with_text_labels():
+    """The 0/1 rank-statistic scorer gives scikit-learn's roc_auc permutation importances (text labels)."""
+    import pandas as pd
+    from sklearn.inspection import permutation_importance
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400), "c": rng.normal(size=400)})
+    y = pd.Series(np.where(X["a"] - 0.5 * X["b"] + rng.normal(size=400) > 0, "yes", "no"))
+    model = LogisticRegression().fit(X, y)
+    ours = {r["feature"]: r for r in curves.permutation_importance(model, X, y, "roc_auc", 4, 9)}
+    theirs = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=4, random_state=9)
+    for name, mean, std in zip(X.columns, theirs.importances_mean, theirs.importances_std, strict=True):
+        assert abs(ours[name]["importance"] - mean) < 1e-12 and abs(ours[name]["std"] - std) < 1e-12
+    assert ours["a"]["importance"] > ours["c"]["importance"]
