@@ -4,9 +4,11 @@ Generated data: 12 columns (8 numeric, 2 categorical, a date, a binary target), 
 every feature missing. For each size: `mlctl init` in a temporary directory, then the
 pipeline (`dvc repro`, what `mlctl run` runs) with every stage's command wrapped so
 its wall time and peak RSS are recorded; then the same work done directly with the
-libraries in the same run (pandas/pyarrow read and write, the chosen estimator's one
-fit with the chosen params, skl2onnx convert, onnxruntime scoring), each in its own
-process, giving mlctl's overhead per stage. Train is reported twice: the whole stage
+libraries in the same run, each in its own process (benchmarks/direct_steps.py): the
+stage's core calls (pandas/pyarrow read and write, the chosen estimator's one fit,
+skl2onnx convert, onnxruntime scoring) and everything the stage computes and writes
+(metrics, intervals, importances, refits, EDA figures, parity...) at the stage's own
+sizes, giving mlctl's overhead per stage against both. Train is reported twice: the whole stage
 (search + refit) and the stage minus its search against one direct fit.
 
 `--compare` also runs the 100k set with the defaults `mlctl init` wrote before issue 19
@@ -179,109 +181,18 @@ def results(project: Path) -> dict:
     }
 
 
-# ---- the same work, directly with the libraries (each step in its own process: --direct STEP PROJECT) ----
-
-
-def direct_main(step: str, project: Path) -> None:
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    train_info = json.loads((project / "models/train.json").read_text())
-    features = [f["name"] for f in train_info["features"]]
-    processed = project / "data/processed"
-    scratch = Path(tempfile.mkdtemp(prefix="direct-"))
-    try:
-        if step == "collect":  # read the source, write it as the raw Parquet
-            source = next((project / "data/sources").glob("*.parquet"))
-            pq.write_table(pq.read_table(source), scratch / "raw.parquet")
-        elif step == "validate":  # read it and compute per-column null counts and ranges
-            df = pd.read_parquet(project / "data/raw/data.parquet")
-            df.isna().sum(), df.describe()
-        elif step == "prepare":  # read, shuffle-split 70/10/20, write three Parquet files
-            from sklearn.model_selection import train_test_split
-
-            df = pd.read_parquet(project / "data/raw/data.parquet")
-            rest, test = train_test_split(df, test_size=0.2, random_state=0, stratify=df[TARGET])
-            train, val = train_test_split(rest, test_size=0.125, random_state=0, stratify=rest[TARGET])
-            for name, part in (("train", train), ("validation", val), ("test", test)):
-                part.to_parquet(scratch / f"{name}.parquet", index=False)
-        elif step == "train":  # one fit of the chosen estimator with the chosen params on train + validation
-            from sklearn.base import clone
-
-            from mlctl.core.fileio import load_skops
-
-            chosen = load_skops(project / "models/model.skops")  # only for its (unfitted) configuration
-            df = pd.concat([pd.read_parquet(processed / f"{s}.parquet") for s in ("train", "validation")])
-            X = to_frame(df, train_info)
-            clone(chosen).fit(X, df[TARGET].to_numpy(dtype=object))
-        elif step == "evaluate":  # read test, predict, roc_auc
-            from sklearn.metrics import roc_auc_score
-
-            from mlctl.core.fileio import load_skops
-
-            model = load_skops(project / "models/model.skops")
-            df = pd.read_parquet(processed / "test.parquet")
-            proba = model.predict_proba(to_frame(df, train_info))[:, 1]
-            roc_auc_score(df[TARGET] == "yes", proba)
-        elif step == "export":  # skl2onnx convert + onnxruntime scoring of the test split
-            import onnxruntime as ort
-            from skl2onnx import to_onnx
-
-            from mlctl.core.fileio import load_skops
-            from mlctl.stages.export.onnx_fixes import register
-
-            register()  # skl2onnx 1.20 cannot convert HistGradientBoosting as shipped (see onnx_fixes)
-            model = load_skops(project / "models/model.skops")
-            df = pd.read_parquet(processed / "test.parquet")
-            X = to_frame(df, train_info)
-            sample = X.iloc[:1].astype({c: "float32" for c in X.columns if X[c].dtype != object})  # float inputs
-            onx = to_onnx(model, sample, options={type(model.steps[-1][1]): {"zipmap": False}})
-            session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
-            session.run(None, onnx_inputs(session, X))
-        elif step == "predict":  # onnxruntime scoring of the test split, written as Parquet
-            import onnxruntime as ort
-
-            session = ort.InferenceSession(str(project / "models/model.onnx"), providers=["CPUExecutionProvider"])
-            df = pd.read_parquet(processed / "test.parquet", columns=features)
-            X = to_frame(df, train_info)
-            out = session.run(None, onnx_inputs(session, X))
-            pd.DataFrame({"label": out[0]}).to_parquet(scratch / "pred.parquet")
-        else:
-            raise SystemExit(f"unknown step {step}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def to_frame(df, info):
-    """The model's input columns: numerics as float, categoricals as strings with missing as ""."""
-    import pandas as pd
-
-    out = {}
-    for f in info["features"]:
-        col = df[f["name"]]
-        if f["kind"] == "numeric":
-            out[f["name"]] = pd.to_numeric(col, errors="coerce").astype("float64")
-        else:
-            out[f["name"]] = col.astype("string").fillna("").astype(object)
-    return pd.DataFrame(out)
-
-
-def onnx_inputs(session, X) -> dict:
-    """One (n, 1) column per model input, in the type the model declares."""
-    import numpy as np
-
-    types = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64}
-    return {i.name: X[i.name].to_numpy(dtype=types.get(i.type, object)).reshape(-1, 1) for i in session.get_inputs()}
-
-
 DIRECT_STEPS = ["collect", "validate", "prepare", "train", "evaluate", "export", "predict"]
 
 
 def direct(project: Path) -> dict:
+    """Each stage's work done directly with the libraries (benchmarks/direct_steps.py): ``core`` and ``same``."""
     env = env_for()
     return {
-        step: measured([sys.executable, str(HERE), "--direct", step, str(project)], project, env)
-        for step in DIRECT_STEPS
+        level: {
+            step: measured([sys.executable, str(HERE), "--direct", level, step, str(project)], project, env)
+            for step in DIRECT_STEPS
+        }
+        for level in ("core", "same")
     }
 
 
@@ -329,18 +240,20 @@ def report(out: dict) -> None:
         f"   {out['metric']} {out['value']:.4f} [{out['interval'][0]:.4f}, {out['interval'][1]:.4f}], "
         f"draws {out['draws']}, model.skops {out['skops_mb']} MB, model.onnx {out['onnx_mb']} MB"
     )
-    head = ("stage", "mlctl s", "cpu s", "RSS GiB", "direct s", "cpu s", "RSS GiB", "over wall", "over cpu")
-    print("   " + " ".join(f"{h:>9}" for h in head))
+    head = ("stage", "mlctl s", "cpu s", "RSS GiB", "core s", "same s", "cpu s", "RSS GiB", "vs core", "vs same", "cpu")
+    print("   " + " ".join(f"{h:>8}" for h in head))
+    print("   " + " " * 36 + "(direct: core calls / the same work; overhead in wall time, and CPU vs the same work)")
     for stage, m in out["stages"].items():
-        d = out["direct"].get(stage) or {}
+        core, same = (out["direct"][level].get(stage) or {} for level in ("core", "same"))
         wall, cpu = m["seconds"], m.get("cpu_s")
-        if stage == "train" and d:  # the search is mlctl's work, the direct side has none
+        if stage == "train" and same:  # the search is mlctl's work, the direct side has none
             wall -= out["search_seconds"]
             cpu = None
         cells = [stage, f"{m['seconds']:.2f}", _num(m.get("cpu_s")), f"{m['rss_gib']:.2f}"]
-        cells += [_num(d.get("seconds")), _num(d.get("cpu_s")), _num(d.get("rss_gib"))]
-        cells += [_over(wall, d.get("seconds")), _over(cpu, d.get("cpu_s"))]
-        print("   " + " ".join(f"{c:>9}" for c in cells))
+        cells += [_num(core.get("seconds")), _num(same.get("seconds")), _num(same.get("cpu_s"))]
+        cells += [_num(same.get("rss_gib")), _over(wall, core.get("seconds")), _over(wall, same.get("seconds"))]
+        cells += [_over(cpu, same.get("cpu_s"))]
+        print("   " + " ".join(f"{c:>8}" for c in cells))
     print(
         f"   train: search {out['search_seconds']:.1f}s of {out['stages']['train']['seconds']:.1f}s "
         "(overhead above: the stage minus its search vs one direct fit)"
@@ -369,7 +282,10 @@ def main() -> None:
         measure_main(sys.argv[sys.argv.index("--") + 1 :])
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--direct":
-        direct_main(sys.argv[2], Path(sys.argv[3]))
+        sys.path.insert(0, str(HERE.parent))
+        from direct_steps import main as direct_main
+
+        direct_main(sys.argv[2], sys.argv[3], Path(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
