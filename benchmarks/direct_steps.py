@@ -147,8 +147,10 @@ def _convert(project: Path, info: dict, df) -> tuple[Any, Any, Any]:
 
 
 def same(step: str, project: Path, scratch: Path) -> None:
-    if step in ("collect", "train", "predict"):  # the core calls are the stage's work (train: one fit)
+    if step in ("collect", "predict"):  # the core calls are the stage's work
         core(step, project, scratch)
+    elif step == "train":
+        _train(project, scratch)
     elif step == "validate":
         _validate(project)
     elif step == "prepare":
@@ -168,6 +170,25 @@ def _validate(project: Path) -> None:
 
     schema = from_yaml(project / "data/schema.yaml")
     schema.validate(pd.read_parquet(project / "data/raw/data.parquet"), lazy=True)
+
+
+def _train(project: Path, scratch: Path) -> None:
+    """Beyond the search: the chosen configuration and the baseline fitted on train + validation, the train
+    split's hash, both models saved with skops, the report."""
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.base import clone
+
+    info = json.loads((project / "models/train.json").read_text())
+    processed = project / "data/processed"
+    train = pd.read_parquet(processed / "train.parquet")
+    df = pd.concat([train, pd.read_parquet(processed / "validation.parquet")], ignore_index=True)
+    X, y = to_frame(df, info), df[TARGET].to_numpy(dtype=object)
+    models = {name: clone(_load_model(project / f"models/{name}.skops")).fit(X, y) for name in ("model", "baseline")}
+    digest = hashlib.sha256(pd.util.hash_pandas_object(train, index=False).values.tobytes()).hexdigest()
+    for name, model in models.items():
+        sio.dump(model, scratch / f"{name}.skops")
+    (scratch / "train.json").write_text(json.dumps({**info, "data_hash": digest}))
 
 
 def _prepare(project: Path, scratch: Path) -> None:
@@ -380,16 +401,26 @@ def _export(project: Path, scratch: Path) -> None:
     processed = project / "data/processed"
     train = pd.read_parquet(processed / "train.parquet")
     hashlib.sha256(pd.util.hash_pandas_object(train, index=False).values.tobytes()).hexdigest()
+    seen = pd.concat([train, pd.read_parquet(processed / "validation.parquet")], ignore_index=True)
+    schema = []  # the manifest's inputs: each numeric's range and missing values, each categorical's levels
+    for f in info["features"]:
+        col = seen[f["name"]]
+        if f["kind"] == "numeric":
+            schema.append([float(col.min()), float(col.max()), bool(col.isna().any())])
+        else:
+            schema.append(sorted(str(v) for v in col.dropna().unique()))
     check = pd.read_parquet(processed / f"{ex.parity_split}.parquet")
     if len(check) > ex.parity_rows:
         check = check.sample(ex.parity_rows, random_state=seed).sort_index()
     model, onx, out = _convert(project, info, check)
-    onnx.checker.check_model(onx)
-    expected = model.predict_proba(to_frame(check, info))
-    worst = float(np.max(np.abs(expected - np.asarray(out[1]))))
+    onnx.checker.check_model(onx, full_check=True)
+    X = to_frame(check, info)
+    agree = float(np.mean(model.predict(X).astype(str) == np.asarray(out[0]).astype(str)))  # labels and scores
+    worst = float(np.max(np.abs(model.predict_proba(X) - np.asarray(out[1]))))
     data = onx.SerializeToString()
     (scratch / "model.onnx").write_bytes(data)
-    manifest = {"sha256": hashlib.sha256(data).hexdigest(), "parity": {"rows": len(check), "max_abs_diff": worst}}
+    parity = {"rows": len(check), "max_abs_diff": worst, "label_agreement": agree}
+    manifest = {"sha256": hashlib.sha256(data).hexdigest(), "inputs": schema, "parity": parity}
     (scratch / "model.json").write_text(json.dumps(manifest))
 
 

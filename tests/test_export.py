@@ -389,3 +389,29 @@ def test_parity_is_checked_on_a_seeded_sample_of_a_large_split(tmp_path: Path):
         assert result.exit_code == 0, result.output
         manifests.append(json.loads((root / "models" / "model.json").read_text())["parity"])
     assert manifests[0]["rows"] == 120 and manifests[0] == manifests[1]  # the same seeded rows each time
+
+
+def test_input_schema_of_raw_rows_is_the_schema_of_their_model_frame():
+    """Export passes the raw train + validation rows: categoricals are encoded value by value, so their levels
+    come from the distinct values alone; the result equals the schema of the encoded frame."""
+    import numpy as np
+    import pandas as pd
+
+    from mlctl.model.features import Feature, to_model_frame
+    from mlctl.stages.export.convert import input_schema
+
+    raw = pd.DataFrame(
+        {
+            "x": [1.5, None, 3.0, 2.0] * 50,
+            "flag": [True, False, True, True] * 50,
+            "colour": ["red", None, "", "blue"] * 50,
+            "code": [1.0, 2.0, np.nan, 1.0] * 50,  # a float-coded categorical: 1.0 is the level "1"
+            "size": pd.Series(["s", "m", None, "s"] * 50, dtype="category"),
+        }
+    )
+    features = [Feature("x", "numeric"), Feature("flag", "numeric")]
+    features += [Feature(c, "categorical") for c in ("colour", "code", "size")]
+    assert input_schema(raw, features) == input_schema(to_model_frame(raw, features), features)
+    by_name = {e["name"]: e for e in input_schema(raw, features)}
+    assert by_name["code"]["categories"] == ["1", "2"] and by_name["code"]["nullable"] is True
+    assert by_name["colour"]["categories"] == ["blue", "red"] and by_name["x"]["max"] == 3.0

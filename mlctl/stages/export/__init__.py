@@ -294,7 +294,7 @@ def run(params: ExportParams, common: Common, project: Project, progress: Progre
     metrics = numeric_metrics(read_json(metrics_path)) if metrics_path.exists() else {}
     data, manifest = export_model(
         trained,
-        to_model_frame(schema_frame, trained.features),
+        schema_frame,  # raw: the schema encodes each categorical's distinct values only
         to_model_frame(check, trained.features),
         params,
         metrics=metrics,

@@ -143,12 +143,21 @@ def output_schema(model: Any, kind: str | None) -> list[dict]:
 
 
 def input_schema(X: pd.DataFrame, features: list[Feature]) -> list[dict]:
-    """The manifest's input schema from the training frame (already in model-frame form)."""
-    from mlctl.model.features import MISSING_CATEGORY
+    """The manifest's input schema from the training rows (raw or in model-frame form: the same schema).
+
+    The model-frame encoding is value by value, so a categorical column's levels are those of its
+    distinct raw values encoded; only numerics are converted whole (their range and missing values).
+    """
+    import pandas as pd
+
+    from mlctl.model.features import MISSING_CATEGORY, to_model_frame
 
     schema = []
     for f in features:
-        col = X[f.name]
+        if f.kind == "numeric":
+            col = to_model_frame(X[[f.name]], [f])[f.name]
+        else:  # 800k rows of train + validation at 1M: encoding the distinct values, not every row
+            col = to_model_frame(pd.DataFrame({f.name: X[f.name].unique()}), [f])[f.name]
         entry: dict[str, Any] = {"name": f.name, "kind": f.kind}
         if f.kind == "numeric":
             entry["onnx_type"] = "tensor(float)"
