@@ -375,3 +375,32 @@ def test_type_coercion_judges_every_value_not_only_the_first_thousand():
     for name in ("late_text", "late_flag", "late_zero"):
         assert out[name].tolist() == df[name].tolist()
     assert any(note.startswith("late_zero: kept as text") for note in report.notes)
+
+
+def test_drop_duplicates_drops_exactly_the_rows_pandas_duplicated_finds():
+    """Row keys only choose which rows to compare: equal rows under pandas' rules (-0.0 == 0.0, NaN == NaN,
+    None == NaN in text, 1 == 1.0 in mixed objects, NaT, categories, nullable ints) are found, nothing else."""
+    import numpy as np
+    import pandas as pd
+
+    from mlctl.data.cleaning import drop_duplicates
+
+    rng = np.random.default_rng(4)
+    n = 3000
+    df = pd.DataFrame(
+        {
+            "x": rng.choice([0.0, -0.0, 1.5, np.nan], n),
+            "k": rng.integers(0, 3, n),
+            "s": pd.Series(rng.choice(["a", "b", None, np.nan], n), dtype=object),
+            "o": pd.Series([1, 1.0, "1", None][i % 4] for i in rng.integers(0, 4, n)),
+            "d": pd.Series(pd.to_datetime(rng.choice(["2024-01-01", "2024-02-01", None], n))),
+            "c": pd.Series(rng.choice(["u", "v"], n), dtype="category"),
+            "i": pd.Series(rng.choice([1, 2, None], n), dtype="Int64"),
+            "id": np.arange(n),
+        }
+    )
+    for ignore in ([], ["id"]):
+        expected = df.drop_duplicates(subset=[c for c in df.columns if c not in ignore], keep="first")
+        got, dropped = drop_duplicates(df, ignore=ignore)
+        assert got.index.equals(expected.index) and dropped == n - len(expected)
+    assert drop_duplicates(df, ignore=["id"])[1] > 1000  # the case above had duplicates to find

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from mlctl.core.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 # values tried first: a column must convert whole, so one failure among the first few settles it cheaply
@@ -195,10 +196,57 @@ def _fill(original: pd.Series, converted: pd.Series) -> pd.Series:
 
 
 def drop_duplicates(df: pd.DataFrame, ignore: list[str] = ()) -> tuple[pd.DataFrame, int]:
-    """Drop repeated rows (comparing all columns but ``ignore``); return the frame and the count dropped."""
-    subset = [c for c in df.columns if c not in set(ignore)] or None
-    deduped = df.drop_duplicates(subset=subset, keep="first")
-    return deduped, len(df) - len(deduped)
+    """Drop repeated rows (comparing all columns but ``ignore``); return the frame and the count dropped.
+
+    The rows pandas' ``duplicated`` would call equal, found without factorising every column of every
+    row (29 s of prepare's 77 at 10M rows): each row gets a 64-bit key from its values, and only rows
+    whose key repeats are compared exactly. Equal rows always share a key (-0.0 and 0.0, every NaN,
+    None and NaN in text get the same one), so a key collision can cost time, never a wrong answer.
+    """
+    import numpy as np
+
+    subset = [c for c in df.columns if c not in set(ignore)] or list(df.columns)
+    candidates = np.flatnonzero(_row_keys(df, subset).duplicated(keep=False).to_numpy())
+    if len(candidates) == 0:
+        return df, 0
+    repeated = candidates[df.iloc[candidates][subset].duplicated(keep="first").to_numpy()]
+    if len(repeated) == 0:
+        return df, 0
+    keep = np.ones(len(df), dtype=bool)
+    keep[repeated] = False
+    return df[keep], len(repeated)
+
+
+def _row_keys(df: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """A 64-bit key per row, equal for rows whose values are equal as `DataFrame.duplicated` compares them."""
+    import numpy as np
+    import pandas as pd
+
+    key = np.zeros(len(df), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for name in columns:
+            col = df[name]
+            dtype = col.dtype
+            if isinstance(dtype, np.dtype) and dtype.kind == "f":
+                values = col.to_numpy(dtype=np.float64) + 0.0  # -0.0 + 0.0 is 0.0
+                values[np.isnan(values)] = np.nan  # one NaN bit pattern
+                bits = values.view(np.uint64)
+            elif isinstance(dtype, np.dtype) and dtype.kind in "iubmM":
+                bits = col.to_numpy().astype(np.int64, copy=False).view(np.uint64)
+            else:  # text, categories, nullable and mixed values: pandas' own equality, as codes
+                bits = pd.factorize(col, use_na_sentinel=True)[0].astype(np.int64).view(np.uint64)
+            key = (key ^ _mix(bits)) * np.uint64(0x100000001B3)  # FNV-style fold of the mixed column values
+    return pd.Series(key, copy=False)
+
+
+def _mix(bits: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the 64 (nearby values get distant keys)."""
+    import numpy as np
+
+    z = bits + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def drop_missing(df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, int]:

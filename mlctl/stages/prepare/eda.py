@@ -71,16 +71,19 @@ def summarise(col: pd.Series, kind: str) -> str:
     """A one-line summary of a column for the profile table."""
     import numpy as np
 
-    present = col.dropna()
-    if present.empty:
-        return "all missing"
+    # no dropna() copy of the Series (index and all): 5 s of prepare at 10M rows
     if kind == "numeric":
-        v = as_float(present)
+        v = as_float(col)
+        v = v[~np.isnan(v)]
+        if len(v) == 0:
+            return "all missing"
         stats = {"mean": v.mean(), "std": v.std(), "min": v.min(), "median": np.median(v), "max": v.max()}
         return ", ".join(f"{k} {x:.4g}" for k, x in stats.items())
+    if not col.notna().any():
+        return "all missing"
     if kind == "datetime":
-        return f"{present.min()} … {present.max()}"
-    shares = present.value_counts(normalize=True).head(3)  # counted on the values, not on a string copy
+        return f"{col.min()} … {col.max()}"  # NaT skipped
+    shares = col.value_counts(normalize=True, dropna=True).head(3)  # counted on the values, not on a string copy
     return ", ".join(f"{level} {share:.0%}" for level, share in shares.items())
 
 
