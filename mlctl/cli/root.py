@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from mlctl import __version__
-from mlctl.cli import COMMAND_MODULES, COMMANDS, HELP
+from mlctl.cli.commands import COMMAND_MODULES, COMMANDS, HELP
 from mlctl.cli.common import Group, coerce_given_only
 
 
