@@ -120,8 +120,7 @@ def _roc_auc(s: Scored, support: np.ndarray) -> tuple[float | None, str | None]:
         if (support == 0).any():
             only = names[int(np.argmax(support))]
             return None, f"only one class ({only!r}) in the data: ROC AUC needs both"
-        column = s.scores[:, 1] if s.scores.ndim == 2 else s.scores
-        return binary_auc(s.y == 1, column), None
+        return binary_auc(s.y == 1, _binary_scores(s)), None
     missing = [names[i] for i in np.flatnonzero(support == 0)]
     if missing:
         return None, f"class(es) {missing} absent from the data: one-vs-rest ROC AUC needs every class"
@@ -277,11 +276,12 @@ def metric_value(s: Scored, metric: str) -> float | None:
     """One metric of ``s`` (as ``compute`` gives it), without computing the others when it can."""
     import numpy as np
 
-    if metric == "roc_auc" and s.task == "classification" and len(s.classes) == 2 and s.scores is not None:
+    column = _binary_scores(s) if metric == "roc_auc" else None
+    if column is not None:
         positive = s.y == 1
         if not 0 < int(positive.sum()) < len(s):
             return None
-        return binary_auc(positive, s.scores[:, 1] if s.scores.ndim == 2 else s.scores)
+        return binary_auc(positive, column)
     if metric == "accuracy" and s.task == "classification" and len(s):
         return float(np.mean(s.y == s.pred))
     return compute(s)[0][metric]
@@ -319,8 +319,9 @@ def paired_bootstrap(
     draws = []
     n = len(candidate)
     columns = (_binary_scores(candidate), _binary_scores(champion))
+    together = metric == "roc_auc" and columns[0] is not None and columns[1] is not None  # one sort per model
     for block in _draws(rng, resamples, n, n):
-        if metric == "roc_auc" and columns[0] is not None and columns[1] is not None:
+        if together:
             a, b = (resampled_auc(candidate.y == 1, c, block) for c in columns)  # NaN: one class drawn
             draws += [float(d) for d in (a - b)[~(np.isnan(a) | np.isnan(b))]]
             continue
